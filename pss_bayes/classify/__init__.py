@@ -1,0 +1,1 @@
+"""Uncertainty-aware subgroup classifier trained from a fitted mixture."""

@@ -1,0 +1,108 @@
+"""The ``pss-bayes`` command line.
+
+Each subcommand is a thin wrapper over the library: it parses options, calls the
+public function and prints a short summary. User errors (:class:`PssBayesError`)
+are printed as one clear message and exit with status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from pss_bayes.errors import PssBayesError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Bayesian subgroup discovery in primary Sjögren's syndrome.")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _split(option: Optional[str]) -> tuple[str, ...]:
+    if not option:
+        return ()
+    return tuple(part.strip() for part in option.split(",") if part.strip())
+
+
+@app.command()
+def simulate(
+    out: Path = typer.Option(..., "--out", help="Folder to write cohort.csv, markers.csv, truth.csv, truth_effects.csv."),
+    seed: int = typer.Option(0, help="Random seed; the same seed writes identical files."),
+    preset: str = typer.Option("default", help="Named scenario (see `pss_bayes.data.simulate.PRESETS`)."),
+    n_patients: Optional[int] = typer.Option(None, help="Override the preset's number of patients."),
+    n_controls: Optional[int] = typer.Option(None, help="Override the preset's number of controls."),
+    quiet: bool = typer.Option(False, "--quiet", help="Print nothing on success."),
+) -> None:
+    """Write a simulated pSS cohort with known subgroups (clearly marked as simulated)."""
+    from pss_bayes.data.simulate import simulate_cohort
+
+    overrides = {k: v for k, v in {"n_patients": n_patients, "n_controls": n_controls}.items() if v is not None}
+    sim = simulate_cohort(preset=preset, seed=seed, **overrides)
+    paths = sim.write(out)
+    if not quiet:
+        console.print(f"Simulated cohort (preset '{preset}', seed {seed}): "
+                      f"{sim.cohort.n_patients} patients, {sim.cohort.n_controls} controls, "
+                      f"{len(sim.cohort.markers)} biomarkers, {sim.n_subgroups} true subgroups.")
+        for path in paths:
+            console.print(f"  wrote {path}")
+
+
+@app.command()
+def validate(
+    cohort: Path = typer.Argument(..., help="Cohort file (CSV, TSV or Parquet)."),
+    markers: Optional[Path] = typer.Option(None, help="Markers file (CSV: biomarker, module, kind)."),
+    covariates: Optional[str] = typer.Option(None, help="Comma-separated covariate columns, e.g. age,sex."),
+    batch: Optional[str] = typer.Option(None, help="Batch / recruiting-centre column."),
+    patient_label: str = typer.Option("pSS", help="Label of patients in the group column."),
+    control_label: str = typer.Option("control", help="Label of healthy controls in the group column."),
+    drop_missing_covariates: bool = typer.Option(False, help="Drop (and report) subjects with missing covariates instead of failing."),
+) -> None:
+    """Check a cohort against the input contract and print its summary."""
+    from pss_bayes.data.io import load_cohort
+
+    data = load_cohort(cohort, markers=markers, covariates=_split(covariates), batch=batch,
+                       patient_label=patient_label, control_label=control_label,
+                       drop_missing_covariates=drop_missing_covariates)
+    console.print(str(data.summary()))
+    console.print("[green]The cohort is valid.[/green]")
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("demo_output"), "--out", help="Folder for every output of the demo."),
+    seed: int = typer.Option(0, help="Random seed."),
+    quiet: bool = typer.Option(False, "--quiet", help="Silence progress output."),
+) -> None:
+    """Run the main job on the embedded simulated cohort."""
+    from pss_bayes.demo import run_demo
+
+    run_demo(out, seed=seed, quiet=quiet, console=console)
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point of the ``pss-bayes`` console script."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except PssBayesError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("aborted")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Cohort data: the immutable Cohort, reading and validation, scaling, simulation."""

@@ -1,0 +1,1 @@
+"""Model specifications and the PyMC model of the control-referenced mixture."""

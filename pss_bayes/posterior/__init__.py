@@ -1,0 +1,1 @@
+"""Posterior processing: relabelling, memberships, the posterior over K, effect tables."""

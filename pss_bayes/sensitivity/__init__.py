@@ -1,0 +1,1 @@
+"""Sensitivity analyses: power-scaling, variant grids, stability metrics."""
