@@ -1,0 +1,346 @@
+"""Blocked Gibbs sampler of the control-referenced mixture.
+
+The model (see :mod:`pss_bayes.model.pymc_model` for the same model in PyMC):
+for subject ``i`` and biomarker ``j`` in module ``m(j)``, on the control-referenced
+scale,
+
+    eta_ij = mu_j + x_i . beta_j + b_{batch(i), j} + [patient] delta_{z_i, j}
+             + lambda_j a_{i, f(j)}
+
+continuous markers: ``y_ij ~ Normal(eta_ij, sigma_j^2)`` (or Student-t as a scale
+mixture of normals); binary markers: ``y_ij ~ Bernoulli(logistic(eta_ij))``, with
+Pólya-Gamma augmentation. ``delta_kj ~ N(theta_{k,m(j)}, tau_m^2)`` pools
+biomarker effects within modules; ``a_if ~ N(0, 1)`` is a subject's activity of
+module factor ``f`` (within-subgroup co-variation); mixture weights are
+Dirichlet(e0) with a Gamma hyperprior on ``e0`` for the sparse finite mixture.
+
+Every block is drawn from its exact conditional: labels with the activity
+factors (and Pólya-Gamma / Student-t auxiliaries) integrated out, the
+activities given the labels, then a joint Gaussian draw per biomarker of
+baseline, covariate, batch, subgroup effects and loading. There are no
+divergences and no step sizes to tune; chains are started from diverse k-means
+partitions with ``k_max`` clusters and empty surplus components as they go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from polyagamma import random_polyagamma
+from scipy.special import gammaln, logsumexp
+
+from pss_bayes.model.design import ModelData
+from pss_bayes.model.spec import ModelSpec
+
+LOG_2PI = float(np.log(2 * np.pi))
+
+
+@dataclass
+class State:
+    """Current values of every unknown of one chain."""
+
+    fixed: np.ndarray        # (J, F) baseline, covariate and batch coefficients
+    delta: np.ndarray        # (K, J) subgroup effects
+    loading: np.ndarray      # (J,) activity loadings (0 where none)
+    sigma2: np.ndarray       # (J,) residual variances (1 for binary markers)
+    theta: np.ndarray        # (K, M) subgroup-by-module effects
+    tau2: np.ndarray         # (M,) within-module spread of effects
+    log_weights: np.ndarray  # (K,)
+    e0: float
+    labels: np.ndarray       # (n_patients,) component of each patient
+    activity: np.ndarray     # (n, F_act)
+    t_weights: np.ndarray    # (n, J) Student-t scale-mixture weights (1 for Normal)
+
+
+@dataclass(frozen=True, eq=False)
+class Layout:
+    """Fixed matrices derived once from the data and spec."""
+
+    base_design: np.ndarray     # (n, F) intercept, covariates, batch indicators
+    fixed_prior_prec: np.ndarray  # (J, F)
+    activity_map: np.ndarray    # (J, F_act) indicator of the factor each marker loads on
+    has_activity: np.ndarray    # (J,)
+    patients: np.ndarray        # indices of patients
+    continuous: np.ndarray      # (J,) bool
+    module_members: np.ndarray  # (M, J) indicator
+    n_components: int
+
+
+def make_layout(data: ModelData, spec: ModelSpec) -> Layout:
+    n, J = data.y.shape
+    blocks = [np.ones((n, 1)), data.covariates]
+    if data.n_batches:
+        blocks.append(np.eye(data.n_batches)[data.batch])
+    base_design = np.concatenate(blocks, axis=1)
+    p = spec.priors
+    P, C = data.covariates.shape[1], data.n_batches
+    prec = np.empty((J, base_design.shape[1]))
+    prec[:, 0] = np.where(data.is_binary, p.binary_baseline_sd ** -2, p.baseline_sd ** -2)
+    prec[:, 1:1 + P] = p.covariate_sd ** -2
+    prec[:, 1 + P:1 + P + C] = p.batch_sd ** -2
+    activity_map = np.zeros((J, max(data.n_activity, 0)))
+    has = data.activity >= 0
+    activity_map[np.flatnonzero(has), data.activity[has]] = 1.0
+    members = (data.module[None, :] == np.arange(data.n_modules)[:, None]).astype(float)
+    return Layout(base_design, prec, activity_map, has, np.flatnonzero(data.is_patient),
+                  ~data.is_binary, members, spec.mixture.n_components)
+
+
+def _log_dirichlet(rng: np.random.Generator, alpha: np.ndarray) -> np.ndarray:
+    """Log of a Dirichlet draw, stable for tiny concentrations."""
+    log_gamma = np.log(rng.gamma(alpha + 1.0)) + np.log(rng.uniform(size=alpha.shape)) / alpha
+    return log_gamma - logsumexp(log_gamma)
+
+
+def component_loglik(resid0: np.ndarray, prec: np.ndarray, obs_log_prec: np.ndarray,
+                     loading: np.ndarray, activity_map: np.ndarray, delta: np.ndarray,
+                     eta0_binary: np.ndarray, y_binary: np.ndarray, obs_binary: np.ndarray,
+                     delta_binary: np.ndarray) -> np.ndarray:
+    """Log-density of each subject's row under each component, activities integrated out.
+
+    Parameters
+    ----------
+    resid0
+        (n, J) continuous data minus everything but the subgroup effect and activity.
+    prec
+        (n, J) precision of each continuous entry (0 where unobserved or binary).
+    obs_log_prec
+        (n,) sum over observed continuous entries of ``log(prec) - log(2 pi)``.
+    loading, activity_map
+        (J,) loadings and (J, F) factor indicators.
+    delta
+        (K, J) subgroup effects of continuous markers (rows of zeros for controls).
+    eta0_binary, y_binary, obs_binary, delta_binary
+        Linear predictor without subgroup effect, outcomes and observed mask of
+        binary markers (n, B), and their subgroup effects (K, B).
+
+    Returns
+    -------
+    (n, K) array.
+    """
+    pr = prec * resid0
+    quad = (pr * resid0).sum(1)[:, None] - 2.0 * pr @ delta.T + prec @ (delta ** 2).T
+    out = 0.5 * obs_log_prec[:, None] - 0.5 * quad
+    if activity_map.shape[1]:
+        pl = prec * loading
+        t = (pl * loading) @ activity_map                  # (n, F)
+        s0 = (pl * resid0) @ activity_map                  # (n, F)
+        s = s0[:, None, :] - np.stack([(pl * activity_map[:, f]) @ delta.T
+                                       for f in range(activity_map.shape[1])], axis=-1)
+        out += (-0.5 * np.log1p(t)[:, None, :] + 0.5 * s ** 2 / (1.0 + t)[:, None, :]).sum(-1)
+    if y_binary.shape[1]:
+        eta = eta0_binary[:, None, :] + delta_binary[None, :, :]
+        out += (obs_binary[:, None, :] * (y_binary[:, None, :] * eta - np.logaddexp(0.0, eta))).sum(-1)
+    return out
+
+
+class GibbsSampler:
+    """One chain of the blocked Gibbs sampler.
+
+    Parameters
+    ----------
+    data
+        Prepared model inputs.
+    spec
+        Model specification.
+    seed
+        Seed of this chain's random generator.
+    """
+
+    def __init__(self, data: ModelData, spec: ModelSpec, seed: int) -> None:
+        self.data = data
+        self.spec = spec
+        self.rng = np.random.default_rng(seed)
+        self.layout = make_layout(data, spec)
+        self.student = spec.likelihood.family == "student_t"
+        self.y_pseudo_binary = np.where(data.observed, data.y - 0.5, 0.0)
+
+    # ------------------------------------------------------------------ init
+    def initial_state(self, labels: np.ndarray) -> State:
+        """A starting point built around an initial partition of the patients."""
+        d, lay, rng = self.data, self.layout, self.rng
+        K, (n, J) = lay.n_components, d.y.shape
+        y_pat = d.y[lay.patients]
+        obs_pat = d.observed[lay.patients]
+        delta = np.zeros((K, J))
+        for k in range(K):
+            rows = labels == k
+            if rows.any():
+                count = obs_pat[rows].sum(0)
+                delta[k] = np.where(count > 0, (y_pat[rows] * obs_pat[rows]).sum(0) / np.maximum(count, 1), 0)
+        delta[:, d.is_binary] = 0.0
+        theta = (delta @ lay.module_members.T) / np.maximum(lay.module_members.sum(1), 1)
+        fixed = np.zeros((J, lay.base_design.shape[1]))
+        ctrl = ~d.is_patient
+        for j in np.flatnonzero(d.is_binary):
+            rate = (d.y[ctrl, j] * d.observed[ctrl, j]).sum() + 0.5
+            fixed[j, 0] = np.log(rate / (d.observed[ctrl, j].sum() + 1.0 - rate))
+        counts = np.bincount(labels, minlength=K) + 1.0
+        return State(
+            fixed=fixed, delta=delta, loading=np.where(lay.has_activity, 0.3, 0.0),
+            sigma2=np.ones(J), theta=theta, tau2=np.full(d.n_modules, 0.25),
+            log_weights=np.log(counts / counts.sum()),
+            e0=self._prior_e0_mean(), labels=labels.astype(int),
+            activity=rng.normal(0, 0.1, (n, d.n_activity)), t_weights=np.ones((n, J)))
+
+    def _prior_e0_mean(self) -> float:
+        m = self.spec.mixture
+        if not m.sparse:
+            return m.fixed_concentration
+        return m.e0_shape / (m.e0_rate_per_k * m.k_max)
+
+    # ----------------------------------------------------------- likelihood
+    def _precision(self, s: State) -> np.ndarray:
+        d = self.data
+        return np.where(d.observed & self.layout.continuous, s.t_weights / s.sigma2, 0.0)
+
+    def loglik_components(self, s: State, rows: np.ndarray, delta: np.ndarray) -> np.ndarray:
+        """(len(rows), K) log-density of each row under each subgroup (activities integrated)."""
+        d, lay = self.data, self.layout
+        base = lay.base_design[rows] @ s.fixed.T
+        prec = self._precision(s)[rows]
+        obs_c = d.observed[rows] & lay.continuous
+        with np.errstate(divide="ignore"):
+            log_prec = np.where(obs_c, np.log(np.where(obs_c, prec, 1.0)) - LOG_2PI, 0.0)
+        b = d.is_binary
+        return component_loglik(
+            resid0=np.where(obs_c, d.y[rows] - base, 0.0), prec=prec, obs_log_prec=log_prec.sum(1),
+            loading=s.loading, activity_map=lay.activity_map, delta=np.where(b, 0.0, delta),
+            eta0_binary=base[:, b], y_binary=d.y[rows][:, b], obs_binary=d.observed[rows][:, b].astype(float),
+            delta_binary=delta[:, b])
+
+    def pointwise(self, s: State, controls: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Responsibilities of patients (n_patients, K) and log-likelihood of every subject (n,).
+
+        The log-likelihood is the mixture's: subgroup labels summed out for patients
+        (controls have none), activities integrated out; for the Student-t family it
+        is conditional on the scale-mixture weights. With ``controls=False`` the
+        controls' entries are left as NaN (saves work during warm-up).
+        """
+        lay, d = self.layout, self.data
+        logp = self.loglik_components(s, lay.patients, s.delta) + s.log_weights
+        norm = logsumexp(logp, axis=1)
+        loglik = np.full(d.n_subjects, np.nan)
+        loglik[lay.patients] = norm
+        if controls:
+            rows = np.flatnonzero(~d.is_patient)
+            loglik[rows] = self.loglik_components(s, rows, np.zeros((1, d.n_biomarkers)))[:, 0]
+        return np.exp(logp - norm[:, None]), loglik
+
+    # ---------------------------------------------------------------- sweep
+    def sweep(self, s: State, record: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Update every block once; returns the responsibilities and log-likelihood of the
+        state the sweep started from (so they pair with a snapshot taken before).
+        Controls' log-likelihood is computed only when ``record`` is true."""
+        resp, loglik = self.pointwise(s, controls=record)
+        self._labels(s, resp)
+        self._activity_and_weights(s)
+        self._coefficients(s)
+        self._hyper(s)
+        return resp, loglik
+
+    def _labels(self, s: State, resp: np.ndarray) -> None:
+        u = self.rng.uniform(size=(resp.shape[0], 1))
+        s.labels = np.minimum((resp.cumsum(1) < u).sum(1), resp.shape[1] - 1)
+
+    def _linear_parts(self, s: State) -> tuple[np.ndarray, np.ndarray]:
+        """Predictor without activity, and subgroup one-hot (patients only)."""
+        d, lay = self.data, self.layout
+        onehot = np.zeros((d.n_subjects, lay.n_components))
+        onehot[lay.patients, s.labels] = 1.0
+        return lay.base_design @ s.fixed.T + onehot @ s.delta, onehot
+
+    def _activity_and_weights(self, s: State) -> None:
+        d, lay, rng = self.data, self.layout, self.rng
+        eta, _ = self._linear_parts(s)
+        if d.n_activity:
+            prec = self._precision(s)
+            pl = prec * s.loading
+            post_prec = 1.0 + (pl * s.loading) @ lay.activity_map
+            mean = ((pl * (d.y - eta)) @ lay.activity_map) / post_prec
+            s.activity = mean + rng.standard_normal(mean.shape) / np.sqrt(post_prec)
+        if self.student:
+            nu = self.spec.likelihood.df
+            err = d.y - eta - self._activity_term(s)
+            rate = 0.5 * (nu + err ** 2 / s.sigma2)
+            w = rng.gamma(0.5 * (nu + 1.0), 1.0 / rate)
+            s.t_weights = np.where(d.observed & lay.continuous, w, 1.0)
+
+    def _activity_term(self, s: State) -> np.ndarray:
+        if not self.data.n_activity:
+            return 0.0
+        return (s.activity @ self.layout.activity_map.T) * s.loading
+
+    def _coefficients(self, s: State) -> None:
+        """Joint Gaussian draw, per biomarker, of baseline, covariates, batch, effects, loading."""
+        d, lay, rng = self.data, self.layout, self.rng
+        _, onehot = self._linear_parts(s)
+        n, J = d.y.shape
+        K, F = lay.n_components, lay.base_design.shape[1]
+        weight = self._precision(s)
+        target = d.y * weight
+        b = d.is_binary
+        if b.any():
+            eta, _ = self._linear_parts(s)
+            omega = random_polyagamma(1.0, eta[:, b], random_state=rng)
+            weight[:, b] = np.where(d.observed[:, b], omega, 0.0)
+            target[:, b] = self.y_pseudo_binary[:, b]
+        act_col = s.activity @ lay.activity_map.T if d.n_activity else np.zeros((n, J))
+        common = np.concatenate([lay.base_design, onehot], axis=1)          # (n, F + K)
+        q = F + K
+        prec = np.empty((J, q + 1, q + 1))
+        prec[:, :q, :q] = (weight.T @ (common[:, :, None] * common[:, None, :]).reshape(n, -1)).reshape(J, q, q)
+        cross = (weight * act_col).T @ common
+        prec[:, :q, q] = cross
+        prec[:, q, :q] = cross
+        prec[:, q, q] = (weight * act_col ** 2).sum(0)
+        rhs = np.concatenate([target.T @ common, (target * act_col).sum(0)[:, None]], axis=1)
+        prior_prec = np.concatenate([lay.fixed_prior_prec, np.repeat((1.0 / s.tau2)[d.module][:, None], K, 1),
+                                     np.full((J, 1), self.spec.covariation.loading_sd ** -2)], axis=1)
+        prior_mean = np.zeros_like(prior_prec)
+        prior_mean[:, F:F + K] = s.theta[:, d.module].T
+        idx = np.arange(prior_prec.shape[1])
+        prec[:, idx, idx] += prior_prec
+        rhs += prior_prec * prior_mean
+        chol = np.linalg.cholesky(prec)
+        mean = np.linalg.solve(prec, rhs[:, :, None])[:, :, 0]
+        noise = np.linalg.solve(chol.transpose(0, 2, 1), rng.standard_normal(rhs.shape)[:, :, None])[:, :, 0]
+        coef = mean + noise
+        s.fixed = coef[:, :F]
+        s.delta = coef[:, F:F + K].T.copy()
+        s.loading = np.where(lay.has_activity, coef[:, -1], 0.0)
+
+    def _hyper(self, s: State) -> None:
+        d, lay, rng, p, mix = self.data, self.layout, self.rng, self.spec.priors, self.spec.mixture
+        K = lay.n_components
+        n_m = lay.module_members.sum(1)
+        post_prec = p.module_effect_sd ** -2 + n_m / s.tau2                     # (M,)
+        mean = (s.delta @ lay.module_members.T) / s.tau2 / post_prec            # (K, M)
+        s.theta = mean + rng.standard_normal(mean.shape) / np.sqrt(post_prec)
+        dev = ((s.delta - s.theta[:, d.module]) ** 2) @ lay.module_members.T    # (K, M)
+        shape = p.pooling_shape + 0.5 * K * n_m
+        s.tau2 = (p.pooling_scale + 0.5 * dev.sum(0)) / rng.gamma(shape)
+        eta, _ = self._linear_parts(s)
+        err = d.y - eta - self._activity_term(s)
+        obs_c = d.observed & lay.continuous
+        ss = (np.where(obs_c, s.t_weights * err ** 2, 0.0)).sum(0)
+        shape = p.noise_shape + 0.5 * obs_c.sum(0)
+        s.sigma2 = np.where(lay.continuous, (p.noise_scale + 0.5 * ss) / rng.gamma(shape), 1.0)
+        counts = np.bincount(s.labels, minlength=K)
+        s.log_weights = _log_dirichlet(rng, s.e0 + counts)
+        if mix.sparse:
+            s.e0 = self._update_e0(s.e0, s.log_weights)
+
+    def _update_e0(self, e0: float, log_weights: np.ndarray) -> float:
+        mix, K = self.spec.mixture, self.layout.n_components
+        rate = mix.e0_rate_per_k * K
+
+        def log_target(e: float) -> float:
+            return ((mix.e0_shape - 1) * np.log(e) - rate * e + gammaln(K * e) - K * gammaln(e)
+                    + (e - 1) * log_weights.sum())
+
+        proposal = e0 * np.exp(0.5 * self.rng.standard_normal())
+        log_ratio = log_target(proposal) - log_target(e0) + np.log(proposal) - np.log(e0)
+        return proposal if np.log(self.rng.uniform()) < log_ratio else e0
