@@ -30,7 +30,7 @@ def _split(option: Optional[str]) -> tuple[str, ...]:
 
 @app.command()
 def simulate(
-    out: Path = typer.Option(..., "--out", help="Folder to write cohort.csv, markers.csv, truth.csv, truth_effects.csv."),
+    out: Path = typer.Option(..., "--out", help="Folder to write cohort.csv, markers.csv, the truth tables, simulation.json and README.txt."),
     seed: int = typer.Option(0, help="Random seed; the same seed writes identical files."),
     preset: str = typer.Option("default", help="Named scenario (see `pss_bayes.data.simulate.PRESETS`)."),
     n_patients: Optional[int] = typer.Option(None, help="Override the preset's number of patients."),

@@ -20,6 +20,10 @@ class SpecError(PssBayesError, ValueError):
     """A model specification (TOML) is malformed or names unknown options."""
 
 
+class SimulationError(PssBayesError, ValueError):
+    """Simulation settings, a preset name or an override are invalid."""
+
+
 class NotFittedError(PssBayesError, AttributeError):
     """An estimator or result was used before it was fitted."""
 
