@@ -233,7 +233,13 @@ class Cohort:
         digest.update(self.is_patient.tobytes())
         digest.update(np.ascontiguousarray(self.values).tobytes())
         digest.update(self.markers.to_frame().to_csv(index=False).encode())
-        digest.update(self.covariates.to_csv().encode())
+        for name in self.covariate_names:
+            column = self.covariates[name]
+            digest.update(f"covariate:{name}".encode())
+            if pd.api.types.is_numeric_dtype(column):
+                digest.update(column.to_numpy(dtype=float).tobytes())
+            else:
+                digest.update("\x1f".join(column.astype(str)).encode())
         if self.batch is not None:
             digest.update(("batch:" + str(self.batch_name) + "\x1f".join(self.batch)).encode())
         return digest.hexdigest()

@@ -1,0 +1,129 @@
+"""Convergence diagnostics on label-invariant and relabelled quantities.
+
+A mixture fit is called converged only when every check passes: rank-normalised
+split R-hat (Vehtari et al. 2021) at most ``max_rhat`` and bulk ESS at least
+``min_ess`` on the total log-likelihood, the number of subgroups, the baselines
+and residual scales (label-invariant), and on the relabelled weights and effects;
+no divergent transitions; and chains that agree on the number of subgroups and
+on the patients' memberships. Each failed check becomes a plain sentence in
+``warnings``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import arviz as az
+import numpy as np
+import xarray as xr
+
+MAX_RHAT = 1.01
+MIN_ESS = 400
+#: Largest mean total-variation distance between one chain's and the pooled memberships.
+MAX_MEMBERSHIP_DISAGREEMENT = 0.1
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Outcome of the convergence checks (JSON-able through :meth:`to_dict`)."""
+
+    converged: bool
+    max_rhat: float
+    min_ess_bulk: float
+    divergences: int
+    chains_agree: bool
+    warnings: list[str] = field(default_factory=list)
+    worst: dict[str, str] = field(default_factory=dict)
+    chain_k_modes: list[int] = field(default_factory=list)
+    membership_disagreement: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _compact(da: xr.DataArray, keep: np.ndarray) -> np.ndarray:
+    """Per chain, the kept draws, truncated to the shortest chain: (chain, m, ...)."""
+    per_chain = [da.isel(chain=c).to_numpy()[keep[c]] for c in range(keep.shape[0])]
+    m = min(len(x) for x in per_chain)
+    return np.stack([x[:m] for x in per_chain])
+
+
+def _worst(values: dict[str, np.ndarray], fn, pick) -> tuple[float, str]:
+    best, where = None, ""
+    for name, arr in values.items():
+        if arr.shape[1] < 4:
+            continue
+        flat = arr.reshape(arr.shape[0], arr.shape[1], -1)
+        varying = flat.reshape(-1, flat.shape[2]).std(0) > 0
+        for i in np.flatnonzero(varying):
+            v = float(fn(flat[:, :, i]))
+            if np.isnan(v):
+                continue
+            if best is None or pick(v, best):
+                best, where = v, f"{name}[{i}]" if flat.shape[2] > 1 else name
+    return (float("nan") if best is None else best), where
+
+
+def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, max_rhat: float = MAX_RHAT,
+             min_ess: float = MIN_ESS) -> Diagnostics:
+    """Run every convergence check on a fitted mixture's posterior."""
+    warnings: list[str] = []
+    keep = sample_stats["relabelled"].to_numpy().astype(bool)
+    invariant = {"log_likelihood": sample_stats["log_likelihood"].to_numpy(),
+                 "n_subgroups": posterior["n_subgroups"].to_numpy().astype(float),
+                 "baseline": posterior["baseline"].to_numpy(),
+                 "sigma": np.nan_to_num(posterior["sigma"].to_numpy())}
+    relabelled = {name: _compact(posterior[name], keep) for name in ("weight", "effect", "module_effect")}
+    every = {**invariant, **relabelled}
+    rhat_fn = lambda a: az.rhat(a, method="rank")  # noqa: E731
+    ess_fn = lambda a: az.ess(a, method="bulk")  # noqa: E731
+    worst_rhat, rhat_at = _worst(every, rhat_fn, lambda v, b: v > b)
+    worst_ess, ess_at = _worst(every, ess_fn, lambda v, b: v < b)
+    n_chains = keep.shape[0]
+    if n_chains < 2:
+        warnings.append("Only one chain was run: R-hat and between-chain agreement cannot be checked.")
+    if not np.isnan(worst_rhat) and worst_rhat > max_rhat:
+        warnings.append(f"R-hat reaches {worst_rhat:.3f} (at {rhat_at}), above {max_rhat}: the chains "
+                        "have not mixed. Run more draws and warm-up, or inspect the chains.")
+    if np.isnan(worst_ess) or worst_ess < min_ess:
+        warnings.append(f"Bulk effective sample size is only {worst_ess:.0f} (at {ess_at}), below "
+                        f"{min_ess}: estimates are noisy. Run more draws.")
+    divergences = int(sample_stats["diverging"].to_numpy().sum()) if "diverging" in sample_stats else 0
+    if divergences:
+        warnings.append(f"{divergences} divergent transitions: the posterior geometry was not explored "
+                        "reliably.")
+    k = posterior["n_subgroups"].to_numpy()
+    chain_modes = [int(np.bincount(row).argmax()) for row in k]
+    overall = int(np.bincount(k.ravel()).argmax())
+    agree = True
+    if len(set(chain_modes)) > 1:
+        agree = False
+        warnings.append(f"Chains disagree on the number of subgroups (modes per chain: {chain_modes}).")
+    short = [c for c in range(n_chains) if keep[c].mean() < 0.2]
+    if short:
+        agree = False
+        warnings.append(f"Chain(s) {short} spent under 20% of their draws at the reported number of "
+                        f"subgroups ({overall}).")
+    disagreement = _membership_disagreement(posterior["membership"], keep)
+    if disagreement > MAX_MEMBERSHIP_DISAGREEMENT:
+        agree = False
+        warnings.append(f"Chains disagree on patients' memberships (mean total-variation distance "
+                        f"{disagreement:.2f} between a chain and the pooled posterior): the chains "
+                        "found different partitions.")
+    converged = (not warnings) and agree
+    return Diagnostics(converged=converged, max_rhat=worst_rhat, min_ess_bulk=worst_ess,
+                       divergences=divergences, chains_agree=agree, warnings=warnings,
+                       worst={"rhat_at": rhat_at, "ess_at": ess_at}, chain_k_modes=chain_modes,
+                       membership_disagreement=disagreement)
+
+
+def _membership_disagreement(membership: xr.DataArray, keep: np.ndarray) -> float:
+    values = membership.to_numpy()
+    pooled = np.nanmean(values.reshape((-1,) + values.shape[2:]), axis=0)
+    worst = 0.0
+    for c in range(keep.shape[0]):
+        if not keep[c].any():
+            return 1.0
+        chain_mean = values[c][keep[c]].mean(0)
+        worst = max(worst, float(0.5 * np.abs(chain_mean - pooled).sum(-1).mean()))
+    return worst

@@ -1,0 +1,105 @@
+"""Result tables from a labelled posterior: K, memberships, effects, co-clustering.
+
+All functions take the ``posterior`` group of a fit (an ``xarray.Dataset``) and
+return pandas DataFrames with plain column names, ready to write as CSV.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+#: Probability mass of the reported credible intervals (ArviZ's default).
+HDI_PROB = 0.94
+
+
+def hdi(samples: np.ndarray, prob: float = HDI_PROB) -> tuple[np.ndarray, np.ndarray]:
+    """Highest-density interval along axis 0 (NaNs must be removed beforehand)."""
+    x = np.sort(samples, axis=0)
+    n = x.shape[0]
+    width = max(int(np.floor(prob * n)), 1)
+    if width >= n:
+        return x[0], x[-1]
+    gaps = x[width:] - x[:n - width]
+    start = np.argmin(gaps, axis=0)
+    lo = np.take_along_axis(x, start[None], axis=0)[0]
+    hi = np.take_along_axis(x, (start + width)[None], axis=0)[0]
+    return lo, hi
+
+
+def kept_draws(da: xr.DataArray) -> np.ndarray:
+    """Relabelled draws as an (S, ...) array, dropping the draws that were not kept."""
+    stacked = da.stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
+    keep = ~np.isnan(stacked.reshape(stacked.shape[0], -1)).all(1)
+    return stacked[keep]
+
+
+def n_subgroups_table(posterior: xr.Dataset) -> pd.DataFrame:
+    """Posterior probability of each number of non-empty subgroups."""
+    k = posterior["n_subgroups"].to_numpy().ravel()
+    values, counts = np.unique(k, return_counts=True)
+    return pd.DataFrame({"k": values.astype(int), "probability": counts / k.size})
+
+
+def membership_table(posterior: xr.Dataset, prob: float = HDI_PROB) -> pd.DataFrame:
+    """Per patient: most probable subgroup, its probability, entropy, and p_k with intervals.
+
+    ``p_k`` is the posterior mean membership probability, ``p_k_lo``/``p_k_hi`` the
+    equal-tailed ``prob`` interval of the per-draw probabilities. ``entropy`` is in
+    nats (0 = certain; log K = uniform).
+    """
+    draws = kept_draws(posterior["membership"]).astype(float)     # (S, n, k)
+    mean = draws.mean(0)
+    tail = (1 - prob) / 2
+    lo, hi = np.quantile(draws, [tail, 1 - tail], axis=0)
+    subgroups = [str(s) for s in posterior["subgroup"].to_numpy()]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.nansum(np.where(mean > 0, mean * np.log(mean), 0.0), axis=1)
+    table = pd.DataFrame({"subject_id": posterior["subject"].to_numpy().astype(str),
+                          "subgroup": np.array(subgroups)[mean.argmax(1)].astype(int),
+                          "p_max": mean.max(1), "entropy": entropy})
+    for i, s in enumerate(subgroups):
+        table[f"p_{s}"] = mean[:, i]
+        table[f"p_{s}_lo"] = lo[:, i]
+        table[f"p_{s}_hi"] = hi[:, i]
+    return table
+
+
+def _effect_table(da: xr.DataArray, item: str, extra: dict[str, np.ndarray] | None = None,
+                  prob: float = HDI_PROB) -> pd.DataFrame:
+    draws = kept_draws(da)                                          # (S, k, items)
+    lo, hi = hdi(draws, prob)
+    subgroups = da["subgroup"].to_numpy().astype(int)
+    items = da[item].to_numpy().astype(str)
+    k, m = draws.shape[1:]
+    table = pd.DataFrame({"subgroup": np.repeat(subgroups, m), item: np.tile(items, k)})
+    for name, values in (extra or {}).items():
+        table[name] = np.tile(values, k)
+    table["mean"] = draws.mean(0).ravel()
+    table["sd"] = draws.std(0).ravel()
+    table["hdi_lo"] = lo.ravel()
+    table["hdi_hi"] = hi.ravel()
+    table["p_above_controls"] = (draws > 0).mean(0).ravel()
+    return table
+
+
+def effects_table(posterior: xr.Dataset, modules: np.ndarray, is_binary: np.ndarray,
+                  prob: float = HDI_PROB) -> pd.DataFrame:
+    """Per subgroup x biomarker: deviation from controls (control SDs; log-odds for binary)."""
+    scale = np.where(is_binary, "log-odds", "control SD")
+    return _effect_table(posterior["effect"], "biomarker", {"module": modules, "scale": scale}, prob)
+
+
+def module_effects_table(posterior: xr.Dataset, prob: float = HDI_PROB) -> pd.DataFrame:
+    """Per subgroup x module: the subgroup-by-module effect (the pooled module mean)."""
+    return _effect_table(posterior["module_effect"], "module", None, prob)
+
+
+def coclustering_matrix(posterior: xr.Dataset) -> pd.DataFrame:
+    """Posterior probability that two patients share a subgroup (kept draws)."""
+    draws = kept_draws(posterior["membership"]).astype(float)
+    matrix = np.einsum("sik,sjk->ij", draws, draws) / draws.shape[0]
+    np.fill_diagonal(matrix, 1.0)
+    ids = posterior["subject"].to_numpy().astype(str)
+    return pd.DataFrame(matrix, index=pd.Index(ids, name="subject_id"), columns=ids)

@@ -1,0 +1,39 @@
+"""Plain-language summary of a fit for the terminal."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pss_bayes.result import FitResult
+
+#: Membership probability above which a patient counts as confidently assigned.
+CONFIDENT = 0.8
+
+
+def summary_text(result: "FitResult", top: int = 3) -> str:
+    """K posterior, membership certainty and the strongest module effects per subgroup."""
+    lines = []
+    k_table = result.n_subgroups()
+    k_text = ", ".join(f"K={int(r.k)}: {r.probability:.2f}" for r in k_table.itertuples())
+    lines.append(f"Posterior over the number of subgroups: {k_text}")
+    lines.append(f"Subgroups reported: {result.k} (memberships are conditional on K={result.k})")
+    members = result.membership()
+    confident = int((members["p_max"] >= CONFIDENT).sum())
+    lines.append(f"Patients: {len(members)}; confidently assigned (p_max >= {CONFIDENT}): {confident}; "
+                 f"uncertain: {len(members) - confident}")
+    sizes = members["subgroup"].value_counts().sort_index()
+    lines.append("Most probable subgroup sizes: " + ", ".join(f"{k}: {n}" for k, n in sizes.items()))
+    effects = result.module_effects()
+    for subgroup, rows in effects.groupby("subgroup"):
+        strongest = rows.reindex(rows["mean"].abs().sort_values(ascending=False).index).head(top)
+        parts = [f"{r.module} {r.mean:+.1f} [{r.hdi_lo:+.1f}, {r.hdi_hi:+.1f}]" for r in strongest.itertuples()]
+        lines.append(f"  subgroup {subgroup}: " + "; ".join(parts))
+    diag = result.diagnostics()
+    if diag.converged:
+        lines.append(f"Diagnostics: converged (max R-hat {diag.max_rhat:.3f}, min bulk ESS "
+                     f"{diag.min_ess_bulk:.0f}, chains agree).")
+    else:
+        lines.append("WARNING: the fit did NOT pass its convergence checks:")
+        lines += [f"  - {w}" for w in diag.warnings]
+    return "\n".join(lines)
