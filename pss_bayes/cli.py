@@ -71,6 +71,66 @@ def validate(
     console.print("[green]The cohort is valid.[/green]")
 
 
+def _load(cohort: Path, markers: Optional[Path], covariates: Optional[str], batch: Optional[str],
+          patient_label: str, control_label: str, drop_missing_covariates: bool):
+    from pss_bayes.data.io import load_cohort
+
+    return load_cohort(cohort, markers=markers, covariates=_split(covariates), batch=batch,
+                       patient_label=patient_label, control_label=control_label,
+                       drop_missing_covariates=drop_missing_covariates)
+
+
+MARKERS_OPT = typer.Option(None, help="Markers file (CSV: biomarker, module, kind).")
+COVARIATES_OPT = typer.Option(None, help="Comma-separated covariate columns, e.g. age,sex.")
+BATCH_OPT = typer.Option(None, help="Batch / recruiting-centre column.")
+PATIENT_OPT = typer.Option("pSS", help="Label of patients in the group column.")
+CONTROL_OPT = typer.Option("control", help="Label of healthy controls in the group column.")
+DROP_OPT = typer.Option(False, help="Drop (and report) subjects with missing covariates instead of failing.")
+
+
+@app.command()
+def fit(
+    cohort: Path = typer.Argument(..., help="Cohort file (CSV, TSV or Parquet)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the fit's files (created if missing)."),
+    markers: Optional[Path] = MARKERS_OPT,
+    covariates: Optional[str] = COVARIATES_OPT,
+    batch: Optional[str] = BATCH_OPT,
+    patient_label: str = PATIENT_OPT,
+    control_label: str = CONTROL_OPT,
+    drop_missing_covariates: bool = DROP_OPT,
+    model: str = typer.Option("default", help="Shipped model spec name (see models/) or a path to a TOML spec."),
+    seed: int = typer.Option(0, help="Random seed; the same seed gives the same tables."),
+    draws: Optional[int] = typer.Option(None, help="Draws per chain kept after warm-up (default: the spec's)."),
+    tune: Optional[int] = typer.Option(None, help="Warm-up sweeps per chain (default: the spec's)."),
+    chains: Optional[int] = typer.Option(None, help="Number of chains (default: the spec's)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="Chains run in parallel (default: number of cores)."),
+    k: Optional[int] = typer.Option(None, "--k", help="Report subgroups conditional on this K instead of the posterior mode."),
+    strict: bool = typer.Option(False, "--strict", help="Exit with status 3 when the fit does not converge."),
+    quiet: bool = typer.Option(False, "--quiet", help="Silence progress output."),
+) -> None:
+    """Fit the control-referenced Bayesian mixture and write its tables and posterior."""
+    from pss_bayes.fit_dir import write_fit_dir
+    from pss_bayes.inference import fit as fit_model
+    from pss_bayes.model.spec import load_spec
+
+    spec = load_spec(model)
+    data = _load(cohort, markers, covariates, batch, patient_label, control_label, drop_missing_covariates)
+    result = fit_model(data, spec, seed=seed, draws=draws, tune=tune, chains=chains, n_jobs=jobs, k=k,
+                       progress=not quiet)
+    write_fit_dir(result, out, command=["pss-bayes", *sys.argv[1:]])
+    diag = result.diagnostics()
+    if not quiet:
+        console.print(result.summary(), highlight=False)
+        console.print(f"Files written to {out}/")
+    if not diag.converged:
+        err_console.print("[bold red]WARNING: the fit did not pass its convergence checks[/bold red] "
+                          f"(see {out}/diagnostics.json):", highlight=False)
+        for warning in diag.warnings:
+            err_console.print(f"  - {warning}", highlight=False)
+        if strict:
+            sys.exit(3)
+
+
 @app.command()
 def demo(
     out: Path = typer.Option(Path("demo_output"), "--out", help="Folder for every output of the demo."),

@@ -56,7 +56,8 @@ def _worst(values: dict[str, np.ndarray], fn, pick) -> tuple[float, str]:
         flat = arr.reshape(arr.shape[0], arr.shape[1], -1)
         varying = flat.reshape(-1, flat.shape[2]).std(0) > 0
         for i in np.flatnonzero(varying):
-            v = float(fn(flat[:, :, i]))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                v = float(fn(flat[:, :, i]))
             if np.isnan(v):
                 continue
             if best is None or pick(v, best):

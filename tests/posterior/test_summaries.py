@@ -1,0 +1,112 @@
+"""Result tables and diagnostics on fake posteriors built with a seeded generator."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from pss_bayes.posterior.diagnostics import diagnose
+from pss_bayes.posterior.summaries import (coclustering_matrix, effects_table, hdi, membership_table,
+                                           module_effects_table, n_subgroups_table)
+
+
+def fake_posterior(rng, chains=4, draws=500, n=30, k=3, J=4, M=2, disagree=False, nan_draws=0):
+    truth = rng.dirichlet(np.full(k, 0.2), size=n)
+    member = np.clip(truth + rng.normal(0, 0.02, (chains, draws, n, k)), 1e-4, None)
+    if disagree:
+        member[0] = member[0][..., ::-1]
+    member /= member.sum(-1, keepdims=True)
+    effect = rng.normal([[1.5], [0.0], [-1.0]], 0.2, (chains, draws, k, J))
+    module = rng.normal(0, 0.2, (chains, draws, k, M)) + np.array([[2.0, 0.0], [0, 0], [0, -1]])
+    weight = rng.dirichlet([5, 3, 2], (chains, draws))
+    n_sub = np.full((chains, draws), k)
+    for arr in (member, effect, module, weight):
+        arr[:, :nan_draws] = np.nan
+    n_sub[:, :nan_draws] = k + 1
+    coords = {"chain": range(chains), "draw": range(draws), "subgroup": ["1", "2", "3"],
+              "biomarker": [f"b{j}" for j in range(J)], "module": ["ifn", "bcell"],
+              "subject": [f"P{i}" for i in range(n)]}
+    cd = ("chain", "draw")
+    post = xr.Dataset({
+        "membership": (cd + ("subject", "subgroup"), member),
+        "effect": (cd + ("subgroup", "biomarker"), effect),
+        "module_effect": (cd + ("subgroup", "module"), module),
+        "weight": (cd + ("subgroup",), weight),
+        "n_subgroups": (cd, n_sub),
+        "baseline": (cd + ("biomarker",), rng.normal(0, 0.1, (chains, draws, J))),
+        "sigma": (cd + ("biomarker",), 1 + rng.normal(0, 0.05, (chains, draws, J)) ** 2),
+    }, coords=coords)
+    stats = xr.Dataset({"log_likelihood": (cd, rng.normal(-100, 2, (chains, draws))),
+                        "relabelled": (cd, ~np.isnan(weight[..., 0])),
+                        "diverging": (cd, np.zeros((chains, draws), bool))},
+                       coords={"chain": range(chains), "draw": range(draws)})
+    return post, stats, truth
+
+
+def test_hdi_of_normal_sample():
+    x = np.random.default_rng(0).normal(size=(40000, 2))
+    lo, hi = hdi(x, 0.94)
+    assert lo == pytest.approx([-1.88, -1.88], abs=0.05)
+    assert hi == pytest.approx([1.88, 1.88], abs=0.05)
+
+
+def test_membership_table_columns_and_values():
+    rng = np.random.default_rng(0)
+    post, _, truth = fake_posterior(rng)
+    table = membership_table(post)
+    expected = ["subject_id", "subgroup", "p_max", "entropy"] + [
+        f"p_{k}{s}" for k in (1, 2, 3) for s in ("", "_lo", "_hi")]
+    assert list(table.columns) == expected
+    probs = table[["p_1", "p_2", "p_3"]].to_numpy()
+    assert np.allclose(probs.sum(1), 1, atol=1e-6)
+    assert (table["subgroup"].to_numpy() == truth.argmax(1) + 1).mean() > 0.9
+    assert (table["p_1_lo"] <= table["p_1"]).all() and (table["p_1"] <= table["p_1_hi"]).all()
+    assert (table["entropy"] >= 0).all() and (table["entropy"] <= np.log(3) + 1e-9).all()
+
+
+def test_effect_tables_ignore_dropped_draws():
+    rng = np.random.default_rng(1)
+    post, _, _ = fake_posterior(rng, nan_draws=100)
+    eff = effects_table(post, np.array(["ifn", "ifn", "bcell", "bcell"]), np.array([False] * 3 + [True]))
+    assert list(eff.columns) == ["subgroup", "biomarker", "module", "scale", "mean", "sd", "hdi_lo",
+                                 "hdi_hi", "p_above_controls"]
+    assert len(eff) == 12 and eff["mean"].notna().all()
+    first = eff[eff.subgroup == 1]
+    assert first["mean"].to_numpy() == pytest.approx(1.5, abs=0.05)
+    assert (first["p_above_controls"] > 0.99).all()
+    assert (eff["scale"] == np.tile(["control SD"] * 3 + ["log-odds"], 3)).all()
+    mod = module_effects_table(post)
+    row = mod[(mod.subgroup == 3) & (mod.module == "bcell")].iloc[0]
+    assert row["hdi_lo"] < -1 < row["hdi_hi"] and row["p_above_controls"] < 0.01
+
+
+def test_n_subgroups_and_coclustering():
+    rng = np.random.default_rng(2)
+    post, _, truth = fake_posterior(rng, nan_draws=125)
+    k = n_subgroups_table(post)
+    assert k.set_index("k")["probability"].to_dict() == pytest.approx({3: 0.75, 4: 0.25})
+    co = coclustering_matrix(post)
+    assert co.shape == (30, 30) and np.allclose(co.to_numpy(), co.to_numpy().T)
+    same = truth.argmax(1)[:, None] == truth.argmax(1)[None, :]
+    assert co.to_numpy()[same].mean() > co.to_numpy()[~same].mean()
+
+
+def test_diagnostics_clean_and_disagreeing_chains():
+    rng = np.random.default_rng(3)
+    post, stats, _ = fake_posterior(rng)
+    good = diagnose(post, stats)
+    assert good.chains_agree and good.divergences == 0
+    assert good.max_rhat < 1.01 and good.min_ess_bulk > 400 and good.converged
+    post, stats, _ = fake_posterior(rng, disagree=True)
+    bad = diagnose(post, stats)
+    assert not bad.converged and not bad.chains_agree
+    assert any("memberships" in w for w in bad.warnings)
+
+
+def test_diagnostics_flags_divergences_and_k_disagreement():
+    rng = np.random.default_rng(4)
+    post, stats, _ = fake_posterior(rng)
+    stats["diverging"][0, :3] = True
+    post["n_subgroups"][1] = 4
+    diag = diagnose(post, stats)
+    assert diag.divergences == 3 and not diag.converged
+    assert any("number of subgroups" in w for w in diag.warnings)
