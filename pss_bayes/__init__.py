@@ -1,18 +1,23 @@
 """pss_bayes: Bayesian subgroup discovery in primary Sjögren's syndrome."""
 
-from pss_bayes.data.cohort import Cohort, MarkerTable
-from pss_bayes.data.scaling import ControlScaling
-from pss_bayes.data.simulate import SimulatedCohort, SimulationSettings, simulate_cohort
-from pss_bayes.errors import (CohortError, NotFittedError, PssBayesError, ResultFileError,
-                              SimulationError, SpecError)
-
 __version__ = "0.1.0"
+
+from pss_bayes.data.cohort import Cohort, MarkerTable  # noqa: E402
+from pss_bayes.data.io import cohort_from_frame, load_cohort, read_table, write_cohort, write_markers  # noqa: E402
+from pss_bayes.data.scaling import ControlScaling  # noqa: E402
+from pss_bayes.data.simulate import SimulatedCohort, SimulationSettings, simulate_cohort  # noqa: E402
+from pss_bayes.data.summary import CohortSummary  # noqa: E402
+from pss_bayes.errors import (CohortError, NotFittedError, PssBayesError, ResultFileError,  # noqa: E402
+                              SimulationError, SpecError)
+from pss_bayes.model.spec import ModelSpec, available_specs, load_spec  # noqa: E402
 
 __all__ = [
     "Cohort",
     "CohortError",
+    "CohortSummary",
     "ControlScaling",
     "MarkerTable",
+    "ModelSpec",
     "NotFittedError",
     "PssBayesError",
     "ResultFileError",
@@ -21,5 +26,12 @@ __all__ = [
     "SimulationSettings",
     "SpecError",
     "__version__",
+    "available_specs",
+    "cohort_from_frame",
+    "load_cohort",
+    "load_spec",
+    "read_table",
     "simulate_cohort",
+    "write_cohort",
+    "write_markers",
 ]

@@ -62,12 +62,16 @@ def validate(
     drop_missing_covariates: bool = typer.Option(False, help="Drop (and report) subjects with missing covariates instead of failing."),
 ) -> None:
     """Check a cohort against the input contract and print its summary."""
-    from pss_bayes.data.io import load_cohort
+    import warnings
 
-    data = load_cohort(cohort, markers=markers, covariates=_split(covariates), batch=batch,
-                       patient_label=patient_label, control_label=control_label,
-                       drop_missing_covariates=drop_missing_covariates)
-    console.print(str(data.summary()))
+    from pss_bayes.data.io import CohortWarning, load_cohort
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CohortWarning)  # the summary lists them
+        data = load_cohort(cohort, markers=markers, covariates=_split(covariates), batch=batch,
+                           patient_label=patient_label, control_label=control_label,
+                           drop_missing_covariates=drop_missing_covariates)
+    console.print(str(data.summary()), markup=False, highlight=False, soft_wrap=True)
     console.print("[green]The cohort is valid.[/green]")
 
 

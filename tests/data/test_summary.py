@@ -1,0 +1,109 @@
+"""CohortSummary: counts, missingness and positivity per group, text report, JSON form."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pss_bayes.data.io import CohortWarning, cohort_from_frame
+from pss_bayes.data.summary import CohortSummary, summarise
+from tests.data.factories import BINARY_MARKER, make_frame, make_markers
+
+
+@pytest.fixture
+def summary(frame, markers) -> CohortSummary:
+    frame = frame.astype({"BAFF": float, BINARY_MARKER: float})
+    frame.loc[[0, 1, 2], "BAFF"] = np.nan          # 3 of 12 patients
+    frame.loc[[12], "BAFF"] = np.nan               # 1 of 12 controls
+    frame.loc[[13], BINARY_MARKER] = np.nan        # 1 control not tested
+    frame.loc[5, "age"] = np.nan
+    frame["notes"] = "text"
+    cohort = cohort_from_frame(frame, markers, covariates=("age", "sex"), batch="centre",
+                               drop_missing_covariates=True, source="cohort.csv")
+    return cohort.summary()
+
+
+def test_counts(summary):
+    assert (summary.n_patients, summary.n_controls, summary.n_subjects) == (11, 12, 23)
+    assert summary.kinds == {"continuous": 4, "binary": 1}
+    assert summary.modules == (("interferon", 2), ("b_cell", 2), ("autoantibody", 1))
+    assert summary.covariates == (("age", "numeric"), ("sex", "categorical"))
+    assert summary.batch_name == "centre"
+    assert summary.batch_counts.to_dict("list") == {"batch": ["Brest", "Oslo"], "patients": [6, 5],
+                                                    "controls": [6, 6]}
+    assert summary.ignored_columns == ("notes",)
+    assert summary.dropped_subjects == (("P06", "missing covariate 'age'"),)
+
+
+def test_missingness_per_group(summary):
+    table = summary.missingness.set_index("biomarker")
+    assert list(summary.missingness.columns) == ["biomarker", "module", "kind", "missing_patients",
+                                                 "missing_controls"]
+    assert table.loc["BAFF", "missing_patients"] == pytest.approx(3 / 11)
+    assert table.loc["BAFF", "missing_controls"] == pytest.approx(1 / 12)
+    assert table.loc[BINARY_MARKER, "missing_controls"] == pytest.approx(1 / 12)
+    assert table.loc["MX1", ["missing_patients", "missing_controls"]].tolist() == [0.0, 0.0]
+    assert table.loc["BAFF", "module"] == "b_cell"
+
+
+def test_positivity_among_observed(frame, markers, summary):
+    row = summary.positivity.set_index("biomarker").loc[BINARY_MARKER]
+    patients = frame.loc[(frame["group"] == "pSS") & (frame.index != 5), BINARY_MARKER]
+    assert row["positive_patients"] == pytest.approx(patients.mean())
+    assert row["positive_controls"] == pytest.approx(1 / 11)
+
+
+def test_text_report(summary):
+    text = str(summary)
+    assert "Cohort 'cohort.csv': 23 subjects, 11 patients ('pSS') and 12 healthy controls" in text
+    assert "5 (4 continuous, 1 binary) in 3 modules" in text
+    assert "Batch 'centre' (patients/controls): Brest 6/6, Oslo 5/6" in text
+    assert "BAFF" in text and "27.3% / 8.3%" in text
+    assert "Ignored columns: notes" in text
+    assert "P06 (missing covariate 'age')" in text
+
+
+def test_to_dict_is_json(summary):
+    data = json.loads(json.dumps(summary.to_dict()))
+    assert data["n_patients"] == 11 and data["modules"]["b_cell"] == 2
+    assert data["missingness"][2]["biomarker"] == "BAFF"
+    assert data["dropped_subjects"] == [["P06", "missing covariate 'age'"]]
+
+
+def test_warnings_for_binary_without_positive_controls_and_high_missingness(frame, markers):
+    frame.loc[frame["group"] == "control", BINARY_MARKER] = 0
+    frame.loc[:6, "MX1"] = np.nan
+    with pytest.warns(CohortWarning):
+        summary = summarise(cohort_from_frame(frame, markers))
+    assert summary.warnings == ("binary marker 'anti_SSA': no healthy control is positive; its "
+                                "control reference rests on the prior.",
+                                "biomarker 'MX1' is missing for 58% of patients.")
+    assert "Warnings:\n  - binary marker 'anti_SSA'" in str(summary)
+    assert json.loads(json.dumps(summary.to_dict()))["positivity"][0]["positive_controls"] == 0.0
+
+
+def test_report_stays_short_for_forty_biomarkers():
+    rng = np.random.default_rng(1)
+    frame = make_frame(n_patients=60, n_controls=30)
+    names = [f"marker_{j:02d}" for j in range(40)]
+    values = rng.normal(size=(len(frame), 40))
+    values[rng.random(values.shape) < 0.1] = np.nan
+    frame = pd.concat([frame[["subject_id", "group", "age", "sex", "centre"]],
+                       pd.DataFrame(values, columns=names)], axis=1)
+    markers = pd.DataFrame({"biomarker": names, "module": [f"module_{j // 5}" for j in range(40)]})
+    summary = cohort_from_frame(frame, markers, covariates=("age", "sex"), batch="centre").summary()
+    text = str(summary)
+    assert len(text.splitlines()) <= 40
+    assert "40 (40 continuous, 0 binary) in 8 modules" in text
+    worst = summary.missingness.assign(
+        most=summary.missingness[["missing_patients", "missing_controls"]].max(axis=1))
+    assert worst.sort_values("most", ascending=False)["biomarker"].iloc[0] in text
+
+
+def test_summary_of_markers_fixture_has_no_warnings():
+    cohort = cohort_from_frame(make_frame(), make_markers(), covariates=("age",))
+    assert cohort.summary().warnings == ()
+    assert "Warnings" not in str(cohort.summary())
