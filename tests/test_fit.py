@@ -1,0 +1,108 @@
+"""fit() on a tiny cohort: result structure, tables, files, round trips, errors."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pss_bayes.errors import ResultFileError
+from pss_bayes.fit_dir import load_fit_dir, write_fit_dir
+from pss_bayes.inference import fit
+from pss_bayes.result import FitResult
+
+
+def test_posterior_has_named_dims(tiny_fit, tiny_sim):
+    post = tiny_fit.idata.posterior
+    assert post["effect"].dims == ("chain", "draw", "subgroup", "biomarker")
+    assert post["module_effect"].dims == ("chain", "draw", "subgroup", "module")
+    assert post["membership"].dims == ("chain", "draw", "subject", "subgroup")
+    assert post.sizes["subject"] == tiny_sim.cohort.n_patients
+    assert tiny_fit.idata.log_likelihood["y"].sizes["subject"] == tiny_sim.cohort.n_subjects
+    assert np.isfinite(tiny_fit.idata.log_likelihood["y"].to_numpy()).all()
+
+
+def test_tables(tiny_fit, tiny_sim):
+    k = tiny_fit.n_subgroups()
+    assert list(k.columns) == ["k", "probability"] and k["probability"].sum() == pytest.approx(1)
+    members = tiny_fit.membership()
+    K = tiny_fit.k
+    assert len(members) == tiny_sim.cohort.n_patients
+    assert set(members["subgroup"]) <= set(range(1, K + 1))
+    probs = members[[f"p_{i}" for i in range(1, K + 1)]].to_numpy()
+    assert np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert np.allclose(members["p_max"], probs.max(1))
+    effects = tiny_fit.effects()
+    assert len(effects) == K * len(tiny_sim.cohort.markers)
+    assert (effects["hdi_lo"] <= effects["mean"]).all() and (effects["mean"] <= effects["hdi_hi"]).all()
+    modules = tiny_fit.module_effects()
+    assert set(modules["module"]) == set(tiny_sim.cohort.markers.module_names)
+    co = tiny_fit.coclustering()
+    assert co.shape == (len(members), len(members))
+    assert "Posterior over the number of subgroups" in tiny_fit.summary()
+
+
+def test_same_seed_same_tables(tiny_sim, tiny_fit):
+    again = fit(tiny_sim.cohort, "default", seed=5, draws=150, tune=150, chains=2, n_jobs=1, progress=False)
+    pd.testing.assert_frame_equal(again.membership(), tiny_fit.membership())
+    pd.testing.assert_frame_equal(again.module_effects(), tiny_fit.module_effects())
+
+
+def test_parallel_chains_match_serial(tiny_sim):
+    serial = fit(tiny_sim.cohort, "diagonal", seed=2, draws=30, tune=20, chains=2, n_jobs=1, progress=False)
+    parallel = fit(tiny_sim.cohort, "diagonal", seed=2, draws=30, tune=20, chains=2, n_jobs=2, progress=False)
+    np.testing.assert_array_equal(serial.idata.posterior["component_effect"].to_numpy(),
+                                  parallel.idata.posterior["component_effect"].to_numpy())
+
+
+@pytest.mark.parametrize("spec", ["student_t", "diagonal"])
+def test_variants_fit(tiny_sim, spec):
+    result = fit(tiny_sim.cohort, spec, seed=1, draws=20, tune=20, chains=1, progress=False)
+    assert np.isfinite(result.idata.sample_stats["log_likelihood"].to_numpy()).all()
+    assert not result.diagnostics().converged        # one short chain cannot pass the checks
+
+
+def test_fixed_k_reports_k_subgroups(tiny_sim):
+    from pss_bayes.model.spec import load_spec
+
+    spec = load_spec("default").replace(mixture={"fixed_k": 2})
+    result = fit(tiny_sim.cohort, spec, seed=1, draws=30, tune=30, chains=2, n_jobs=1, progress=False)
+    assert result.k == 2
+    assert result.idata.sample_stats["relabelled"].to_numpy().all()
+
+
+def test_save_load_round_trip_and_mismatch(tiny_fit, tiny_sim, tmp_path):
+    path = tiny_fit.save(tmp_path / "posterior.nc")
+    loaded = FitResult.load(path, tiny_sim.cohort)
+    pd.testing.assert_frame_equal(loaded.membership(), tiny_fit.membership())
+    assert loaded.scaling == tiny_fit.scaling and loaded.spec == tiny_fit.spec
+    other = tiny_sim.cohort.subset(biomarkers=tiny_sim.cohort.biomarker_names[:-1])
+    with pytest.raises(ResultFileError, match="fitted to other data"):
+        FitResult.load(path, other)
+    from pss_bayes.model.spec import load_spec
+
+    with pytest.raises(ResultFileError, match="differs from the spec 'student_t'"):
+        FitResult.load(path, tiny_sim.cohort, spec=load_spec("student_t"))
+    bad = tmp_path / "bad.nc"
+    bad.write_text("not netcdf")
+    with pytest.raises(ResultFileError, match="not a pss_bayes posterior"):
+        FitResult.load(bad, tiny_sim.cohort)
+
+
+def test_fit_dir_is_self_contained(tiny_fit, tmp_path):
+    written = write_fit_dir(tiny_fit, tmp_path / "fit", command=["pss-bayes", "fit"])
+    names = {p.name for p in written}
+    assert {"membership.csv", "n_subgroups.csv", "effects.csv", "module_effects.csv", "diagnostics.json",
+            "posterior.nc", "run.json", "cohort.parquet", "markers.csv"} <= names
+    run = json.loads((tmp_path / "fit" / "run.json").read_text())
+    assert run["k_reported"] == tiny_fit.k and "scaling" in run and run["command"] == ["pss-bayes", "fit"]
+    diag = json.loads((tmp_path / "fit" / "diagnostics.json").read_text())
+    assert {"converged", "max_rhat", "min_ess_bulk", "divergences", "chains_agree", "warnings"} <= set(diag)
+    assert (tmp_path / "fit" / "NOT_CONVERGED.txt").exists() == (not diag["converged"])
+    loaded = load_fit_dir(tmp_path / "fit")
+    pd.testing.assert_frame_equal(loaded.membership(), tiny_fit.membership())
+
+
+def test_load_fit_dir_errors(tmp_path):
+    with pytest.raises(ResultFileError, match="not a fit directory"):
+        load_fit_dir(tmp_path)
