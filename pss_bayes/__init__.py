@@ -10,12 +10,16 @@ from pss_bayes.data.summary import CohortSummary  # noqa: E402
 from pss_bayes.errors import (CohortError, NotFittedError, PssBayesError, ResultFileError,  # noqa: E402
                               SimulationError, SpecError)
 from pss_bayes.model.spec import ModelSpec, available_specs, load_spec  # noqa: E402
+from pss_bayes.inference import fit  # noqa: E402
+from pss_bayes.result import FitResult  # noqa: E402
+from pss_bayes.fit_dir import load_fit_dir, write_fit_dir  # noqa: E402
 
 __all__ = [
     "Cohort",
     "CohortError",
     "CohortSummary",
     "ControlScaling",
+    "FitResult",
     "MarkerTable",
     "ModelSpec",
     "NotFittedError",
@@ -28,10 +32,13 @@ __all__ = [
     "__version__",
     "available_specs",
     "cohort_from_frame",
+    "fit",
     "load_cohort",
+    "load_fit_dir",
     "load_spec",
     "read_table",
     "simulate_cohort",
     "write_cohort",
+    "write_fit_dir",
     "write_markers",
 ]

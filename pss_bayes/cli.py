@@ -20,6 +20,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Bayesian subgroup discovery in primary Sjögren's syndrome.")
 console = Console()
 err_console = Console(stderr=True)
+#: The command line of this invocation, recorded in the files a command writes.
+_invocation: list[str] = ["pss-bayes"]
 
 
 def _split(option: Optional[str]) -> tuple[str, ...]:
@@ -51,45 +53,42 @@ def simulate(
             console.print(f"  wrote {path}")
 
 
-@app.command()
-def validate(
-    cohort: Path = typer.Argument(..., help="Cohort file (CSV, TSV or Parquet)."),
-    markers: Optional[Path] = typer.Option(None, help="Markers file (CSV: biomarker, module, kind)."),
-    covariates: Optional[str] = typer.Option(None, help="Comma-separated covariate columns, e.g. age,sex."),
-    batch: Optional[str] = typer.Option(None, help="Batch / recruiting-centre column."),
-    patient_label: str = typer.Option("pSS", help="Label of patients in the group column."),
-    control_label: str = typer.Option("control", help="Label of healthy controls in the group column."),
-    drop_missing_covariates: bool = typer.Option(False, help="Drop (and report) subjects with missing covariates instead of failing."),
-) -> None:
-    """Check a cohort against the input contract and print its summary."""
-    import warnings
-
-    from pss_bayes.data.io import CohortWarning, load_cohort
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CohortWarning)  # the summary lists them
-        data = load_cohort(cohort, markers=markers, covariates=_split(covariates), batch=batch,
-                           patient_label=patient_label, control_label=control_label,
-                           drop_missing_covariates=drop_missing_covariates)
-    console.print(str(data.summary()), markup=False, highlight=False, soft_wrap=True)
-    console.print("[green]The cohort is valid.[/green]")
-
-
-def _load(cohort: Path, markers: Optional[Path], covariates: Optional[str], batch: Optional[str],
-          patient_label: str, control_label: str, drop_missing_covariates: bool):
-    from pss_bayes.data.io import load_cohort
-
-    return load_cohort(cohort, markers=markers, covariates=_split(covariates), batch=batch,
-                       patient_label=patient_label, control_label=control_label,
-                       drop_missing_covariates=drop_missing_covariates)
-
-
 MARKERS_OPT = typer.Option(None, help="Markers file (CSV: biomarker, module, kind).")
 COVARIATES_OPT = typer.Option(None, help="Comma-separated covariate columns, e.g. age,sex.")
 BATCH_OPT = typer.Option(None, help="Batch / recruiting-centre column.")
 PATIENT_OPT = typer.Option("pSS", help="Label of patients in the group column.")
 CONTROL_OPT = typer.Option("control", help="Label of healthy controls in the group column.")
 DROP_OPT = typer.Option(False, help="Drop (and report) subjects with missing covariates instead of failing.")
+
+
+def _load(cohort: Path, markers: Optional[Path], covariates: Optional[str], batch: Optional[str],
+          patient_label: str, control_label: str, drop_missing_covariates: bool):
+    """Read and validate a cohort; data warnings are silenced because the summary lists them."""
+    import warnings
+
+    from pss_bayes.data.io import CohortWarning, load_cohort
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CohortWarning)
+        return load_cohort(cohort, markers=markers, covariates=_split(covariates), batch=batch,
+                           patient_label=patient_label, control_label=control_label,
+                           drop_missing_covariates=drop_missing_covariates)
+
+
+@app.command()
+def validate(
+    cohort: Path = typer.Argument(..., help="Cohort file (CSV, TSV or Parquet)."),
+    markers: Optional[Path] = MARKERS_OPT,
+    covariates: Optional[str] = COVARIATES_OPT,
+    batch: Optional[str] = BATCH_OPT,
+    patient_label: str = PATIENT_OPT,
+    control_label: str = CONTROL_OPT,
+    drop_missing_covariates: bool = DROP_OPT,
+) -> None:
+    """Check a cohort against the input contract and print its summary."""
+    data = _load(cohort, markers, covariates, batch, patient_label, control_label, drop_missing_covariates)
+    console.print(str(data.summary()), markup=False, highlight=False, soft_wrap=True)
+    console.print("[green]The cohort is valid.[/green]")
 
 
 @app.command()
@@ -121,7 +120,7 @@ def fit(
     data = _load(cohort, markers, covariates, batch, patient_label, control_label, drop_missing_covariates)
     result = fit_model(data, spec, seed=seed, draws=draws, tune=tune, chains=chains, n_jobs=jobs, k=k,
                        progress=not quiet)
-    write_fit_dir(result, out, command=["pss-bayes", *sys.argv[1:]])
+    write_fit_dir(result, out, command=_invocation)
     diag = result.diagnostics()
     if not quiet:
         console.print(result.summary(), highlight=False)
@@ -149,6 +148,7 @@ def demo(
 
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point of the ``pss-bayes`` console script."""
+    _invocation[:] = ["pss-bayes", *(sys.argv[1:] if argv is None else argv)]
     try:
         app(args=argv, standalone_mode=False)
     except PssBayesError as exc:

@@ -1,0 +1,66 @@
+"""``pss-bayes fit`` end to end on a tiny simulated cohort."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from pss_bayes.cli import main
+
+
+@pytest.fixture(scope="module")
+def cohort_dir(tmp_path_factory, tiny_sim):
+    folder = tmp_path_factory.mktemp("cohort")
+    tiny_sim.write(folder)
+    return folder
+
+
+def _fit_args(cohort_dir, out, *extra):
+    return ["fit", str(cohort_dir / "cohort.csv"), "--markers", str(cohort_dir / "markers.csv"),
+            "--covariates", "age,sex", "--batch", "centre", "--draws", "40", "--tune", "40",
+            "--chains", "2", "--jobs", "1", "--seed", "3", "--out", str(out), *extra]
+
+
+def test_fit_writes_the_contracted_files(cohort_dir, tmp_path, capsys):
+    out = tmp_path / "fit"
+    main(_fit_args(cohort_dir, out, "--quiet"))
+    members = pd.read_csv(out / "membership.csv")
+    k = json.loads((out / "run.json").read_text())["k_reported"]
+    expected = ["subject_id", "subgroup", "p_max", "entropy"] + [
+        f"p_{i}{s}" for i in range(1, k + 1) for s in ("", "_lo", "_hi")]
+    assert list(members.columns) == expected
+    assert list(pd.read_csv(out / "n_subgroups.csv").columns) == ["k", "probability"]
+    effects = pd.read_csv(out / "effects.csv")
+    assert {"subgroup", "biomarker", "module", "mean", "hdi_lo", "hdi_hi", "p_above_controls"} <= set(effects)
+    modules = pd.read_csv(out / "module_effects.csv")
+    assert {"subgroup", "module", "mean", "hdi_lo", "hdi_hi", "p_above_controls"} <= set(modules)
+    diag = json.loads((out / "diagnostics.json").read_text())
+    assert isinstance(diag["converged"], bool) and isinstance(diag["warnings"], list)
+    run = json.loads((out / "run.json").read_text())
+    assert run["seed"] == 3 and run["command"][:2] == ["pss-bayes", "fit"]
+    assert run["cohort"]["covariates"] == ["age", "sex"] and run["cohort"]["batch"] == "centre"
+    assert (out / "posterior.nc").exists() and (out / "cohort.parquet").exists()
+    # 40 draws cannot converge: flagged on the terminal and in a file, but exit status 0
+    assert "did not pass its convergence checks" in capsys.readouterr().err
+    assert (out / "NOT_CONVERGED.txt").exists()
+
+
+def test_strict_exits_non_zero_when_not_converged(cohort_dir, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(_fit_args(cohort_dir, tmp_path / "fit", "--quiet", "--strict"))
+    assert exit_info.value.code == 3
+    assert (tmp_path / "fit" / "membership.csv").exists()
+
+
+def test_fit_reports_user_errors_without_traceback(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "x")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "missing.csv" in err and "Traceback" not in err
+
+
+def test_unknown_model_name(cohort_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(_fit_args(cohort_dir, tmp_path / "fit", "--model", "nope"))
+    assert "no model spec named 'nope'" in capsys.readouterr().err
