@@ -10,6 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from pss_bayes import __version__
@@ -21,11 +22,12 @@ from pss_bayes.posterior.assemble import build_inference_data, relabel_traces, s
 from pss_bayes.result import FitResult
 
 _PROGRESS_EVERY = 25
+# Each chain runs single-threaded: its matrices are small, and BLAS threads competing with the
+# other chains' processes slow everything down.
 
 
 def _chain_worker(args: tuple) -> dict[str, np.ndarray]:
     data, spec, seed, draws, tune, thin, queue, chain = args
-    from threadpoolctl import threadpool_limits
 
     def report(step: int) -> None:
         if queue is not None and (step % _PROGRESS_EVERY == 0 or step == tune + draws * thin):
@@ -98,11 +100,10 @@ def _run_chains(data, spec, seeds, draws, tune, thin, n_jobs, progress) -> list[
     with Progress(*columns, disable=not progress, transient=False) as bar:
         tasks = [bar.add_task(f"chain {c + 1}", total=total) for c in range(len(seeds))]
         if n_jobs == 1:
-            results = []
-            for c, chain_seed in enumerate(seeds):
-                results.append(run_chain(data, spec, seed=chain_seed, draws=draws, tune=tune, thin=thin,
-                                         progress=lambda step, c=c: bar.update(tasks[c], completed=step)))
-            return results
+            with threadpool_limits(1):
+                return [run_chain(data, spec, seed=chain_seed, draws=draws, tune=tune, thin=thin,
+                                  progress=lambda step, c=c: bar.update(tasks[c], completed=step))
+                        for c, chain_seed in enumerate(seeds)]
         context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         with context.Manager() as manager:
             queue = manager.Queue()

@@ -236,9 +236,11 @@ class GibbsSampler:
         Controls' log-likelihood is computed only when ``record`` is true."""
         resp, loglik = self.pointwise(s, controls=record)
         self._labels(s, resp)
-        self._activity_and_weights(s)
-        self._coefficients(s)
-        self._hyper(s)
+        eta, onehot = self._linear_parts(s)
+        self._activity_and_weights(s, eta)
+        self._coefficients(s, eta, onehot)
+        eta, _ = self._linear_parts(s)
+        self._hyper(s, eta)
         return resp, loglik
 
     def _labels(self, s: State, resp: np.ndarray) -> None:
@@ -252,9 +254,8 @@ class GibbsSampler:
         onehot[lay.patients, s.labels] = 1.0
         return lay.base_design @ s.fixed.T + onehot @ s.delta, onehot
 
-    def _activity_and_weights(self, s: State) -> None:
+    def _activity_and_weights(self, s: State, eta: np.ndarray) -> None:
         d, lay, rng = self.data, self.layout, self.rng
-        eta, _ = self._linear_parts(s)
         if d.n_activity:
             prec = self._precision(s)
             pl = prec * s.loading
@@ -273,17 +274,15 @@ class GibbsSampler:
             return 0.0
         return (s.activity @ self.layout.activity_map.T) * s.loading
 
-    def _coefficients(self, s: State) -> None:
+    def _coefficients(self, s: State, eta: np.ndarray, onehot: np.ndarray) -> None:
         """Joint Gaussian draw, per biomarker, of baseline, covariates, batch, effects, loading."""
         d, lay, rng = self.data, self.layout, self.rng
-        _, onehot = self._linear_parts(s)
         n, J = d.y.shape
         K, F = lay.n_components, lay.base_design.shape[1]
         weight = self._precision(s)
         target = d.y * weight
         b = d.is_binary
         if b.any():
-            eta, _ = self._linear_parts(s)
             omega = random_polyagamma(1.0, eta[:, b], random_state=rng)
             weight[:, b] = np.where(d.observed[:, b], omega, 0.0)
             target[:, b] = self.y_pseudo_binary[:, b]
@@ -312,7 +311,7 @@ class GibbsSampler:
         s.delta = coef[:, F:F + K].T.copy()
         s.loading = np.where(lay.has_activity, coef[:, -1], 0.0)
 
-    def _hyper(self, s: State) -> None:
+    def _hyper(self, s: State, eta: np.ndarray) -> None:
         d, lay, rng, p, mix = self.data, self.layout, self.rng, self.spec.priors, self.spec.mixture
         K = lay.n_components
         n_m = lay.module_members.sum(1)
@@ -322,7 +321,6 @@ class GibbsSampler:
         dev = ((s.delta - s.theta[:, d.module]) ** 2) @ lay.module_members.T    # (K, M)
         shape = p.pooling_shape + 0.5 * K * n_m
         s.tau2 = (p.pooling_scale + 0.5 * dev.sum(0)) / rng.gamma(shape)
-        eta, _ = self._linear_parts(s)
         err = d.y - eta - self._activity_term(s)
         obs_c = d.observed & lay.continuous
         ss = (np.where(obs_c, s.t_weights * err ** 2, 0.0)).sum(0)
