@@ -36,6 +36,10 @@ def run_chain(data: ModelData, spec: ModelSpec, *, seed: int, draws: int, tune: 
               progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
     """Run one chain: ``tune`` warm-up sweeps, then ``draws * thin`` sweeps keeping every ``thin``-th.
 
+    In the first half of the warm-up, components smaller than ``sampler.min_size``
+    are emptied after each allocation (a warm-up device only; the kept draws come
+    from the exact Gibbs updates).
+
     Returns a dictionary of arrays with a leading ``draw`` dimension (see
     :data:`TRACE_VARIABLES`). Responsibilities and log-likelihoods are those of the
     recorded parameter values.
@@ -48,7 +52,7 @@ def run_chain(data: ModelData, spec: ModelSpec, *, seed: int, draws: int, tune: 
     for step in range(total):
         keep = step >= tune and (step - tune) % thin == 0
         snap = _snapshot(state, K) if keep else None
-        resp, loglik = sampler.sweep(state, record=keep)
+        resp, loglik = sampler.sweep(state, record=keep, prune=step < tune // 2)
         if keep:
             for name, value in snap.items():
                 trace[name].append(value)

@@ -230,15 +230,24 @@ class GibbsSampler:
         return np.exp(logp - norm[:, None]), loglik
 
     # ---------------------------------------------------------------- sweep
-    def sweep(self, s: State, record: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def sweep(self, s: State, record: bool = True, prune: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Update every block once; returns the responsibilities and log-likelihood of the
         state the sweep started from (so they pair with a snapshot taken before).
-        Controls' log-likelihood is computed only when ``record`` is true."""
+
+        Controls' log-likelihood is computed only when ``record`` is true. ``prune``
+        (early warm-up only, never while draws are kept) moves the patients of
+        components smaller than :attr:`min_size` to their most probable larger
+        component, so that surplus components of the initial partition empty quickly.
+        """
         resp, loglik = self.pointwise(s, controls=record)
         self._labels(s, resp)
+        if prune:
+            self._prune(s, resp)
         eta, onehot = self._linear_parts(s)
         self._activity_and_weights(s, eta)
         self._coefficients(s, eta, onehot)
+        if self.data.n_activity:
+            self._shift_activity(s, onehot)
         eta, _ = self._linear_parts(s)
         self._hyper(s, eta)
         return resp, loglik
@@ -246,6 +255,20 @@ class GibbsSampler:
     def _labels(self, s: State, resp: np.ndarray) -> None:
         u = self.rng.uniform(size=(resp.shape[0], 1))
         s.labels = np.minimum((resp.cumsum(1) < u).sum(1), resp.shape[1] - 1)
+
+    @property
+    def min_size(self) -> int:
+        """Components below this many patients are emptied during early warm-up."""
+        return max(2, int(np.ceil(0.01 * len(self.layout.patients))))
+
+    def _prune(self, s: State, resp: np.ndarray) -> None:
+        counts = np.bincount(s.labels, minlength=resp.shape[1])
+        small = (counts > 0) & (counts < self.min_size)
+        if not small.any() or small.sum() == (counts > 0).sum():
+            return
+        moving = small[s.labels]
+        allowed = np.where(small | (counts == 0), 0.0, resp[moving])
+        s.labels[moving] = allowed.argmax(1)
 
     def _linear_parts(self, s: State) -> tuple[np.ndarray, np.ndarray]:
         """Predictor without activity, and subgroup one-hot (patients only)."""
@@ -310,6 +333,37 @@ class GibbsSampler:
         s.fixed = coef[:, :F]
         s.delta = coef[:, F:F + K].T.copy()
         s.loading = np.where(lay.has_activity, coef[:, -1], 0.0)
+
+    def _shift_activity(self, s: State, onehot: np.ndarray) -> None:
+        """Gibbs moves along the directions the likelihood cannot see (Liu & Sabatti 2000).
+
+        Adding ``c`` to the activities of one subgroup's patients while subtracting
+        ``loading_j * c`` from that subgroup's effects leaves every predictor unchanged;
+        so does adding ``c`` to everyone's activity while subtracting ``loading_j * c``
+        from the baselines. Each ``c`` is drawn from its exact (Gaussian) conditional,
+        which only involves the priors; this removes the slow trade-off between a
+        subgroup's mean activity and its effects.
+        """
+        d, lay, rng, p = self.data, self.layout, self.rng, self.spec.priors
+        counts = onehot.sum(0)                                            # (K,)
+        for f in range(d.n_activity):
+            members = lay.activity_map[:, f] > 0
+            lam = s.loading[members]
+            m = d.module[members][0]
+            tau2 = s.tau2[m]
+            sum_a = onehot.T @ s.activity[:, f]                           # (K,)
+            prec = counts + (lam ** 2).sum() / tau2
+            dev = s.delta[:, members] - s.theta[:, m][:, None]
+            mean = (-sum_a + (dev * lam).sum(1) / tau2) / prec
+            shift = mean + rng.standard_normal(mean.shape) / np.sqrt(prec)
+            s.activity[:, f] += onehot @ shift
+            s.delta[:, members] -= shift[:, None] * lam[None, :]
+            base_prec = p.baseline_sd ** -2
+            prec = d.n_subjects + (lam ** 2).sum() * base_prec
+            mean = (-s.activity[:, f].sum() + (lam * s.fixed[members, 0]).sum() * base_prec) / prec
+            shift = mean + rng.standard_normal() / np.sqrt(prec)
+            s.activity[:, f] += shift
+            s.fixed[members, 0] -= lam * shift
 
     def _hyper(self, s: State, eta: np.ndarray) -> None:
         d, lay, rng, p, mix = self.data, self.layout, self.rng, self.spec.priors, self.spec.mixture
