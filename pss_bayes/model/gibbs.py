@@ -30,6 +30,7 @@ from typing import Callable
 import numpy as np
 from polyagamma import random_polyagamma
 from scipy.special import gammaln, logsumexp
+from scipy.stats import geninvgauss
 
 from pss_bayes.model.design import ModelData
 from pss_bayes.model.spec import ModelSpec
@@ -380,10 +381,30 @@ class GibbsSampler:
         ss = (np.where(obs_c, s.t_weights * err ** 2, 0.0)).sum(0)
         shape = p.noise_shape + 0.5 * obs_c.sum(0)
         s.sigma2 = np.where(lay.continuous, (p.noise_scale + 0.5 * ss) / rng.gamma(shape), 1.0)
+        if self.student:
+            self._rescale_t_weights(s, obs_c)
         counts = np.bincount(s.labels, minlength=K)
         s.log_weights = _log_dirichlet(rng, s.e0 + counts)
         if mix.sparse:
             s.e0 = self._update_e0(s.e0, s.log_weights)
+
+    def _rescale_t_weights(self, s: State, obs_c: np.ndarray) -> None:
+        """Scale-group move: multiply sigma_j^2 and marker j's Student-t weights by one factor.
+
+        The likelihood depends on w_ij / sigma_j^2 only, so the factor's conditional
+        (Liu & Sabatti 2000, multiplicative group) involves the priors alone and is a
+        generalised inverse Gaussian; this removes the slow trade-off between the
+        residual scale and the latent weights.
+        """
+        p, nu = self.spec.priors, self.spec.likelihood.df
+        cols = np.flatnonzero(self.layout.continuous)
+        n_obs = obs_c[:, cols].sum(0)
+        sum_w = np.where(obs_c[:, cols], s.t_weights[:, cols], 0.0).sum(0)
+        order = n_obs * nu / 2 - p.noise_shape
+        a, b = nu * sum_w, 2 * p.noise_scale / s.sigma2[cols]
+        factor = np.sqrt(b / a) * geninvgauss.rvs(order, np.sqrt(a * b), random_state=self.rng)
+        s.sigma2[cols] *= factor
+        s.t_weights[:, cols] = np.where(obs_c[:, cols], s.t_weights[:, cols] * factor, 1.0)
 
     def _update_e0(self, e0: float, log_weights: np.ndarray) -> float:
         mix, K = self.spec.mixture, self.layout.n_components
