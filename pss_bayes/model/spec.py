@@ -35,7 +35,7 @@ class MixtureSpec:
     k_max: int = 10
     fixed_k: int = 0
     e0_shape: float = 10.0
-    e0_rate_per_k: float = 10.0
+    e0_rate_per_k: float = 100.0
     fixed_concentration: float = 4.0
 
     @property
