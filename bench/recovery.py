@@ -25,7 +25,7 @@ Run::
 
     python bench/recovery.py                 # 8 presets x 5 seeds = 40 fits (most of an hour on 2 cores)
     python bench/recovery.py --quick         # 1 preset, 1 seed, 100 + 100 sweeps x 2 chains
-    python bench/recovery.py --model student_t --presets heavy_tails --seeds 0 1 --out bench/results/recovery.csv
+    python bench/recovery.py --model normal --presets heavy_tails --seeds 0 1 --out bench/results/recovery.csv
 """
 
 from __future__ import annotations

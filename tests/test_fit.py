@@ -55,7 +55,7 @@ def test_parallel_chains_match_serial(tiny_sim):
                                   parallel.idata.posterior["component_effect"].to_numpy())
 
 
-@pytest.mark.parametrize("spec", ["student_t", "diagonal"])
+@pytest.mark.parametrize("spec", ["normal", "diagonal"])
 def test_variants_fit(tiny_sim, spec):
     result = fit(tiny_sim.cohort, spec, seed=1, draws=20, tune=20, chains=1, progress=False)
     assert np.isfinite(result.idata.sample_stats["log_likelihood"].to_numpy()).all()
@@ -81,8 +81,8 @@ def test_save_load_round_trip_and_mismatch(tiny_fit, tiny_sim, tmp_path):
         FitResult.load(path, other)
     from pss_bayes.model.spec import load_spec
 
-    with pytest.raises(ResultFileError, match="differs from the spec 'student_t'"):
-        FitResult.load(path, tiny_sim.cohort, spec=load_spec("student_t"))
+    with pytest.raises(ResultFileError, match="differs from the spec 'normal'"):
+        FitResult.load(path, tiny_sim.cohort, spec=load_spec("normal"))
     bad = tmp_path / "bad.nc"
     bad.write_text("not netcdf")
     with pytest.raises(ResultFileError, match="not a pss_bayes posterior"):

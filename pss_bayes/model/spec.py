@@ -51,7 +51,7 @@ class MixtureSpec:
 class LikelihoodSpec:
     """Observation model of continuous biomarkers (binary ones are Bernoulli-logit)."""
 
-    family: str = "normal"
+    family: str = "student_t"
     df: float = 4.0
 
 
