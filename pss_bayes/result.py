@@ -79,7 +79,9 @@ class FitResult:
 
     def module_effects(self) -> pd.DataFrame:
         """Per subgroup x module effect against controls: mean, 94% HDI, P(above controls)."""
-        return summaries.module_effects_table(self.idata.posterior)
+        const = self.idata.constant_data
+        return summaries.module_effects_table(self.idata.posterior, const["module_of"].to_numpy().astype(str),
+                                              const["is_binary"].to_numpy())
 
     def coclustering(self) -> pd.DataFrame:
         """Posterior probability that two patients share a subgroup."""

@@ -91,9 +91,21 @@ def effects_table(posterior: xr.Dataset, modules: np.ndarray, is_binary: np.ndar
     return _effect_table(posterior["effect"], "biomarker", {"module": modules, "scale": scale}, prob)
 
 
-def module_effects_table(posterior: xr.Dataset, prob: float = HDI_PROB) -> pd.DataFrame:
+def module_scales(modules: np.ndarray, is_binary: np.ndarray, names: np.ndarray) -> np.ndarray:
+    """Scale of each module's effect: control SD, log-odds (binary markers) or mixed."""
+    out = []
+    for name in names:
+        kinds = set(is_binary[modules == name].tolist())
+        out.append("log-odds" if kinds == {True} else "control SD" if kinds == {False} else "mixed")
+    return np.array(out)
+
+
+def module_effects_table(posterior: xr.Dataset, modules: np.ndarray, is_binary: np.ndarray,
+                         prob: float = HDI_PROB) -> pd.DataFrame:
     """Per subgroup x module: the subgroup-by-module effect (the pooled module mean)."""
-    return _effect_table(posterior["module_effect"], "module", None, prob)
+    names = posterior["module"].to_numpy().astype(str)
+    return _effect_table(posterior["module_effect"], "module",
+                         {"scale": module_scales(modules, is_binary, names)}, prob)
 
 
 def coclustering_matrix(posterior: xr.Dataset) -> pd.DataFrame:

@@ -24,10 +24,12 @@ def summary_text(result: "FitResult", top: int = 3) -> str:
                  f"uncertain: {len(members) - confident}")
     sizes = members["subgroup"].value_counts().sort_index()
     lines.append("Most probable subgroup sizes: " + ", ".join(f"{k}: {n}" for k, n in sizes.items()))
+    lines.append("Strongest module effects vs controls (control SDs unless marked; 94% HDI):")
     effects = result.module_effects()
     for subgroup, rows in effects.groupby("subgroup"):
         strongest = rows.reindex(rows["mean"].abs().sort_values(ascending=False).index).head(top)
-        parts = [f"{r.module} {r.mean:+.1f} [{r.hdi_lo:+.1f}, {r.hdi_hi:+.1f}]" for r in strongest.itertuples()]
+        parts = [f"{r.module} {r.mean:+.1f} [{r.hdi_lo:+.1f}, {r.hdi_hi:+.1f}]"
+                 + (f" {r.scale}" if r.scale != "control SD" else "") for r in strongest.itertuples()]
         lines.append(f"  subgroup {subgroup}: " + "; ".join(parts))
     diag = result.diagnostics()
     if diag.converged:

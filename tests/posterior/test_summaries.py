@@ -74,7 +74,10 @@ def test_effect_tables_ignore_dropped_draws():
     assert first["mean"].to_numpy() == pytest.approx(1.5, abs=0.05)
     assert (first["p_above_controls"] > 0.99).all()
     assert (eff["scale"] == np.tile(["control SD"] * 3 + ["log-odds"], 3)).all()
-    mod = module_effects_table(post)
+    mod = module_effects_table(post, np.array(["ifn", "ifn", "bcell", "bcell"]),
+                               np.array([False, False, False, True]))
+    assert set(mod.loc[mod.module == "bcell", "scale"]) == {"mixed"}
+    assert set(mod.loc[mod.module == "ifn", "scale"]) == {"control SD"}
     row = mod[(mod.subgroup == 3) & (mod.module == "bcell")].iloc[0]
     assert row["hdi_lo"] < -1 < row["hdi_hi"] and row["p_above_controls"] < 0.01
 
