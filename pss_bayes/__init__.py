@@ -13,6 +13,7 @@ from pss_bayes.model.spec import ModelSpec, available_specs, load_spec  # noqa: 
 from pss_bayes.inference import fit  # noqa: E402
 from pss_bayes.result import FitResult  # noqa: E402
 from pss_bayes.fit_dir import load_fit_dir, write_fit_dir  # noqa: E402
+from pss_bayes.classify import SubgroupClassifier  # noqa: E402
 
 __all__ = [
     "Cohort",
@@ -29,6 +30,7 @@ __all__ = [
     "SimulationError",
     "SimulationSettings",
     "SpecError",
+    "SubgroupClassifier",
     "__version__",
     "available_specs",
     "cohort_from_frame",

@@ -14,6 +14,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from pss_bayes.classify.commands import classify_app
 from pss_bayes.errors import PssBayesError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -144,6 +145,9 @@ def demo(
     from pss_bayes.demo import run_demo
 
     run_demo(out, seed=seed, quiet=quiet, console=console)
+
+
+app.add_typer(classify_app, name="classify")
 
 
 def main(argv: Optional[list[str]] = None) -> None:
