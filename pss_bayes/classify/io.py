@@ -7,7 +7,7 @@ Layout (``schema_version`` 1)::
     panel_is_binary}, scaling (control-referenced centre/scale of the panel, or
     null), ensemble {coef (M x K x p), intercept (M x K)}, calibration
     {temperature, n_heldout, ece_uncalibrated, ece}, conformal {thresholds},
-    ood {subgroups, shares, control, atypical_threshold},
+    ood {subgroups, shares, control, atypical_threshold, control_log_bayes_factor},
     panel_curve [{size, added, agreement, log_loss}], training {data_hash,
     source, n_patients, n_train, n_heldout, n_draws}, sha256.
 

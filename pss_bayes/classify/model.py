@@ -38,13 +38,11 @@ from threadpoolctl import threadpool_limits
 
 from pss_bayes.classify import panel as panels
 from pss_bayes.classify.conformal import conformal_thresholds, expected_calibration_error, prediction_sets
-from pss_bayes.classify.ensemble import (class_statistics, cross_fitted_temperature, fit_ensemble,
-                                         impute_draw)
+from pss_bayes.classify.ensemble import cross_fitted_temperature, fit_ensemble
 from pss_bayes.classify.newdata import panel_values
 from pss_bayes.classify.ood import fit_outlier_detector
 from pss_bayes.classify.splits import holdout_split
-from pss_bayes.classify.training import TrainingData, from_arrays, from_result
-from pss_bayes.data.scaling import ControlScaling
+from pss_bayes.classify.training import TrainingData, from_arrays, from_result, panel_scaling
 from pss_bayes.errors import ClassifierError, NotFittedError
 
 #: Label ``predict`` returns when it declines to name a subgroup.
@@ -72,7 +70,10 @@ class SubgroupClassifier(ClassifierMixin, BaseEstimator):
     min_probability : float, default=0.5
         ``predict`` answers ``"indeterminate"`` when the top probability is below this.
     ood_quantile : float, default=0.99
-        Quantile of held-out patients' scores used as the OOD thresholds.
+        Quantile of held-out patients' atypicality used as its OOD threshold.
+    control_bayes_factor : float, default=3.0
+        Bayes factor (healthy controls vs patients) above which a subject is
+        flagged as looking like a healthy control.
     n_members : int, default=30
         Ensemble members (posterior draws used).
     C : float, default=1.0
@@ -98,6 +99,8 @@ class SubgroupClassifier(ClassifierMixin, BaseEstimator):
         Names of all biomarkers (``x0, x1, ...`` for unnamed features).
     panel_ : ndarray of str
         The panel, in order of selection.
+    panel_is_binary_ : ndarray of bool
+        Whether each panel biomarker is binary (0/1).
     panel_curve_ : DataFrame
         Cross-validated agreement with the full model per panel size
         (see :func:`pss_bayes.classify.panel.panel_curve`).
@@ -119,14 +122,16 @@ class SubgroupClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, panel_size: int = 10, panel: Sequence[str] | None = None, coverage: float = 0.9,
                  class_conditional: bool = False, min_probability: float = 0.5, ood_quantile: float = 0.99,
-                 n_members: int = 30, C: float = 1.0, calibration_fraction: float = 0.25,
-                 interval: float = 0.9, abstain: bool = True, random_state: Any = 0) -> None:
+                 control_bayes_factor: float = 3.0, n_members: int = 30, C: float = 1.0,
+                 calibration_fraction: float = 0.25, interval: float = 0.9, abstain: bool = True,
+                 random_state: Any = 0) -> None:
         self.panel_size = panel_size
         self.panel = panel
         self.coverage = coverage
         self.class_conditional = class_conditional
         self.min_probability = min_probability
         self.ood_quantile = ood_quantile
+        self.control_bayes_factor = control_bayes_factor
         self.n_members = n_members
         self.C = C
         self.calibration_fraction = calibration_fraction
@@ -147,8 +152,9 @@ class SubgroupClassifier(ClassifierMixin, BaseEstimator):
                 raise bad(name, "must be a whole number of at least 1")
         if not isinstance(self.min_probability, (int, float)) or not 0 <= self.min_probability <= 1:
             raise bad("min_probability", "must lie between 0 and 1")
-        if not isinstance(self.C, (int, float)) or not self.C > 0:
-            raise bad("C", "must be a positive number")
+        for name in ("C", "control_bayes_factor"):
+            if not isinstance(getattr(self, name), (int, float)) or not 0 < getattr(self, name) < np.inf:
+                raise bad(name, "must be a positive number")
         if self.panel is not None and (isinstance(self.panel, str) or len(self.panel) == 0
                                        or len(set(self.panel)) != len(self.panel)):
             raise bad("panel", "must be a non-empty list of distinct biomarker names")
@@ -169,32 +175,14 @@ class SubgroupClassifier(ClassifierMixin, BaseEstimator):
             return data
         if y is None:
             raise ValueError("SubgroupClassifier requires y to be passed, but the target y is None")
-        if np.asarray(y).ndim == 1:
+        shape = np.shape(np.asarray(y))
+        if len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):     # labels (a column warns, as in sklearn)
             X, y = validate_data(self, X, y, reset=True, dtype=float)
         else:
             X = validate_data(self, X, reset=True, dtype=float)
         data = from_arrays(X, y, getattr(self, "feature_names_in_", None))
         self.biomarkers_ = np.array(data.feature_names, dtype=object)
         return data
-
-    def _panel_columns(self, data: TrainingData, train: np.ndarray, rng: np.random.Generator) -> list[int]:
-        names = list(data.feature_names)
-        if self.panel is not None:
-            unknown = [b for b in self.panel if b not in names]
-            if unknown:
-                raise ClassifierError(f"panel biomarker(s) {unknown} are not in the fit; its biomarkers are "
-                                      f"{names}")
-            candidates, size = [names.index(b) for b in self.panel], len(self.panel)
-        else:
-            credible = np.ones(len(names), bool) if data.effects is None else \
-                panels.credible_markers(data.effects)
-            candidates, size = list(np.flatnonzero(credible if credible.any() else ~credible)), self.panel_size
-        targets = data.targets[train]
-        completed = impute_draw(data.X[train], targets, data.is_binary,
-                                class_statistics(data.X[train], targets), rng)
-        order = panels.greedy_order(completed, targets, candidates, size, self.C)
-        self.panel_curve_ = panels.panel_curve(completed, targets, order, names, self.C, rng)
-        return order
 
     def fit(self, X: Any, y: Any = None, *, patients: Sequence[str] | None = None) -> "SubgroupClassifier":
         """Train from a fitted mixture (or from ``X, y``).
@@ -227,7 +215,7 @@ class SubgroupClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit(self, data: TrainingData, rng: np.random.Generator) -> None:
         train, held = holdout_split(data.targets.argmax(1), self.calibration_fraction, rng)
-        columns = self._panel_columns(data, train, rng)
+        columns, self.panel_curve_ = panels.choose_panel(data, train, self.panel, self.panel_size, self.C, rng)
         x = data.X[:, columns]
         complete_held = held[np.isfinite(x[held]).all(1)]
         if len(complete_held) == 0:
@@ -247,11 +235,11 @@ class SubgroupClassifier(ClassifierMixin, BaseEstimator):
                                                           self.class_conditional)
         controls = None if data.controls is None else data.controls[:, columns]
         self.ood_ = fit_outlier_detector(x[train], data.targets[train], is_binary, controls, x[held],
-                                         self.ood_quantile)
+                                         self.ood_quantile, self.control_bayes_factor)
         self.classes_ = np.asarray(data.classes)
         self.panel_ = np.array([data.feature_names[j] for j in columns], dtype=object)
         self.panel_is_binary_ = is_binary
-        self.scaling_ = None if data.scaling is None else _subset_scaling(data.scaling, self.panel_)
+        self.scaling_ = None if data.scaling is None else panel_scaling(data.scaling, self.panel_)
         self.training_ = {"data_hash": data.data_hash, "source": data.source, "n_patients": int(len(x)),
                           "n_train": int(len(train)), "n_heldout": int(len(held)),
                           "n_draws": int(data.draws.shape[0])}
@@ -369,9 +357,3 @@ def _interval(members: np.ndarray, mass: float) -> tuple[np.ndarray, np.ndarray]
     lo, hi = np.quantile(members, [tail, 1 - tail], axis=0)
     mean = members.mean(0)
     return np.minimum(lo, mean), np.maximum(hi, mean)
-
-
-def _subset_scaling(scaling: ControlScaling, names: Sequence[str]) -> ControlScaling:
-    index = [scaling.biomarkers.index(b) for b in names]
-    return ControlScaling(tuple(names), tuple(scaling.centre[i] for i in index),
-                          tuple(scaling.scale[i] for i in index), tuple(scaling.method[i] for i in index))

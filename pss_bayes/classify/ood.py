@@ -12,14 +12,14 @@ same form. A subject is flagged when either rule fires:
   ``n`` is too small). A new patient exchangeable with the held-out ones is
   flagged by this rule with probability at most ``1 - quantile`` (or
   ``1 / (n + 1)``); a subject far from every subgroup is flagged.
-- control-like: ``log p_controls(x) - log p_patients(x) > 0``, i.e. with even
-  prior odds the subject is more probably a healthy control than a patient.
-  A threshold set on patients would not do here: when the fit has a
-  healthy-like subgroup, patients of that subgroup look like controls, so the
-  patients' own scores would set the bar above almost every control. With
-  even odds, controls are flagged, and so are the patients whose panel cannot
-  be told apart from a control's: assigning them a subgroup from this panel
-  would claim more than the data show.
+- control-like: the Bayes factor ``p_controls(x) / p_patients(x)`` exceeds
+  ``control_bayes_factor`` (default 3, "substantial" evidence on Jeffreys'
+  scale): the panel is clearly better explained by the healthy controls than
+  by the patients. A threshold set on patients' own scores would not do: when
+  the fit has a healthy-like subgroup, its patients look like controls and
+  would set the bar above almost every control. Those patients' panels cannot
+  be told apart from a control's, so the flag also fires on some of them;
+  a higher factor spares more of them and catches fewer controls.
 """
 
 from __future__ import annotations
@@ -106,6 +106,8 @@ class OutlierDetector:
         (then only the atypicality rule applies).
     atypical_threshold
         Threshold of the atypicality score.
+    control_log_bayes_factor
+        Log Bayes factor (controls vs patients) above which a subject is control-like.
     """
 
     is_binary: np.ndarray
@@ -113,6 +115,7 @@ class OutlierDetector:
     shares: np.ndarray
     control: GroupDensity | None
     atypical_threshold: float
+    control_log_bayes_factor: float
 
     def _parts(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return X[:, ~self.is_binary], X[:, self.is_binary]
@@ -130,13 +133,14 @@ class OutlierDetector:
         atypical, control = self.scores(X)
         flagged = atypical > self.atypical_threshold
         if control is not None:
-            flagged |= control > 0
+            flagged |= control > self.control_log_bayes_factor
         return flagged
 
     def to_dict(self) -> dict[str, Any]:
         return {"subgroups": [g.to_dict() for g in self.subgroups], "shares": self.shares.tolist(),
                 "control": None if self.control is None else self.control.to_dict(),
-                "atypical_threshold": self.atypical_threshold}
+                "atypical_threshold": self.atypical_threshold,
+                "control_log_bayes_factor": self.control_log_bayes_factor}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], is_binary: np.ndarray) -> "OutlierDetector":
@@ -149,15 +153,15 @@ class OutlierDetector:
         if shares.shape != (len(subgroups),) or np.any(shares <= 0):
             raise ValueError("'shares' must hold one positive share per subgroup")
         control = None if data["control"] is None else GroupDensity.from_dict(data["control"])
-        threshold = float(data["atypical_threshold"])
-        if not np.isfinite(threshold):
-            raise ValueError("'atypical_threshold' must be a finite number")
-        return cls(is_binary, subgroups, shares, control, threshold)
+        thresholds = (float(data["atypical_threshold"]), float(data["control_log_bayes_factor"]))
+        if not np.isfinite(thresholds).all():
+            raise ValueError("the OOD thresholds must be finite numbers")
+        return cls(is_binary, subgroups, shares, control, *thresholds)
 
 
 def fit_outlier_detector(train: np.ndarray, targets: np.ndarray, is_binary: np.ndarray,
-                         controls: np.ndarray | None, holdout: np.ndarray,
-                         quantile: float) -> OutlierDetector:
+                         controls: np.ndarray | None, holdout: np.ndarray, quantile: float,
+                         control_bayes_factor: float) -> OutlierDetector:
     """Fit the densities on training patients (and controls), thresholds on held-out patients.
 
     Rows with a missing panel value are left out of every step. ``holdout`` must
@@ -173,6 +177,7 @@ def fit_outlier_detector(train: np.ndarray, targets: np.ndarray, is_binary: np.n
         controls = controls[np.isfinite(controls).all(1)]
         if len(controls) >= 3:
             control = fit_density(controls[:, ~is_binary], controls[:, is_binary], np.ones(len(controls)))
-    detector = OutlierDetector(is_binary, subgroups, shares, None, np.inf)
+    detector = OutlierDetector(is_binary, subgroups, shares, None, np.inf, np.inf)
     atypical, _ = detector.scores(holdout[np.isfinite(holdout).all(1)])
-    return OutlierDetector(is_binary, subgroups, shares, control, upper_quantile(atypical, quantile))
+    return OutlierDetector(is_binary, subgroups, shares, control, upper_quantile(atypical, quantile),
+                           float(np.log(control_bayes_factor)))

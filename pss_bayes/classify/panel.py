@@ -27,8 +27,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import softmax
 
-from pss_bayes.classify.ensemble import fit_softmax, soft_log_loss
+from pss_bayes.classify.ensemble import class_statistics, fit_softmax, impute_draw, soft_log_loss
 from pss_bayes.classify.splits import stratified_folds
+from pss_bayes.classify.training import TrainingData
+from pss_bayes.errors import ClassifierError
 
 #: Posterior probability of an ordered difference that makes a marker a candidate.
 CREDIBLE = 0.95
@@ -123,3 +125,28 @@ def panel_curve(X: np.ndarray, targets: np.ndarray, order: Sequence[int], names:
     agreement, loss = cross_validated(X, targets, folds, C)
     rows.append({"size": X.shape[1], "added": "all", "agreement": agreement, "log_loss": loss})
     return pd.DataFrame(rows)
+
+
+def choose_panel(data: TrainingData, rows: np.ndarray, requested: Sequence[str] | None, size: int, C: float,
+                 rng: np.random.Generator) -> tuple[list[int], pd.DataFrame]:
+    """Columns of the panel in order of selection, and its curve, from the training ``rows`` only.
+
+    With ``requested`` biomarkers the greedy order runs over them alone and
+    keeps them all; otherwise over the screened candidates (every biomarker
+    when the data carry no posterior effects, or when none passes the screen)
+    up to ``size``. Missing training values are completed once at random (see
+    :func:`pss_bayes.classify.ensemble.impute_draw`).
+    """
+    names = list(data.feature_names)
+    if requested is not None:
+        unknown = [b for b in requested if b not in names]
+        if unknown:
+            raise ClassifierError(f"panel biomarker(s) {unknown} are not in the fit; its biomarkers are {names}")
+        candidates, size = [names.index(b) for b in requested], len(requested)
+    else:
+        screened = np.ones(len(names), bool) if data.effects is None else credible_markers(data.effects)
+        candidates = [int(j) for j in np.flatnonzero(screened)] or list(range(len(names)))
+    targets = data.targets[rows]
+    completed = impute_draw(data.X[rows], targets, data.is_binary, class_statistics(data.X[rows], targets), rng)
+    order = greedy_order(completed, targets, candidates, size, C)
+    return order, panel_curve(completed, targets, order, names, C, rng)

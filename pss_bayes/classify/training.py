@@ -125,3 +125,10 @@ def from_arrays(X: np.ndarray, y: Any, feature_names: Sequence[str] | None) -> T
     is_binary = np.array([np.isin(np.unique(col), [0.0, 1.0]).all() for col in X.T], dtype=bool)
     return TrainingData(X=X, draws=draws, classes=classes, feature_names=names, is_binary=is_binary,
                         subject_ids=np.array([str(i) for i in range(X.shape[0])]))
+
+
+def panel_scaling(scaling: ControlScaling, names: Sequence[str]) -> ControlScaling:
+    """The fit's control-referenced scaling restricted to the panel, in panel order."""
+    index = [scaling.biomarkers.index(b) for b in names]
+    return ControlScaling(tuple(names), tuple(scaling.centre[i] for i in index),
+                          tuple(scaling.scale[i] for i in index), tuple(scaling.method[i] for i in index))

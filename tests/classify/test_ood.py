@@ -22,7 +22,8 @@ def test_flags_controls_and_shifted_subjects_but_few_patients():
     train, targets = _population(rng, 400, centres)
     held, _ = _population(rng, 200, centres)
     controls = rng.normal(size=(300, 3))
-    detector = fit_outlier_detector(train, targets, np.zeros(3, bool), controls, held, quantile=0.95)
+    detector = fit_outlier_detector(train, targets, np.zeros(3, bool), controls, held, quantile=0.95,
+                                    control_bayes_factor=3.0)
     new_patients, _ = _population(rng, 1000, centres)
     new_controls = rng.normal(size=(1000, 3))
     shifted = new_patients + 6.0
@@ -34,7 +35,7 @@ def test_flags_controls_and_shifted_subjects_but_few_patients():
 def test_without_controls_only_atypical_subjects_are_flagged():
     rng = np.random.default_rng(1)
     train, targets = _population(rng, 300, [[2.0, 0.0, 0.0], [-2.0, 0.0, 0.0]])
-    detector = fit_outlier_detector(train, targets, np.zeros(3, bool), None, train[:100],
-                                    quantile=0.99)
+    detector = fit_outlier_detector(train, targets, np.zeros(3, bool), None, train[:100], quantile=0.99,
+                                    control_bayes_factor=3.0)
     assert detector.control is None
     assert detector.flag(np.array([[0.0, 9.0, 0.0]])).all()
