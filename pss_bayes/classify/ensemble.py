@@ -18,10 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 from scipy.special import softmax
 
-from pss_bayes.classify.splits import stratified_folds
 
 #: Ridge on the intercepts, relative to the ridge on the weights; keeps the
 #: intercept of a subgroup absent from a training subset finite.
@@ -203,36 +201,3 @@ def fit_ensemble(X: np.ndarray, draws: np.ndarray, is_binary: np.ndarray, n_memb
 def soft_log_loss(proba: np.ndarray, targets: np.ndarray) -> float:
     """Mean cross-entropy of predicted probabilities against soft labels (nats)."""
     return float(-(targets * np.log(np.clip(proba, 1e-12, 1.0))).sum(1).mean())
-
-
-def fit_temperature(member_logits: np.ndarray, targets: np.ndarray) -> float:
-    """Temperature ``T`` minimising the soft log loss of ``mean_m softmax(logits_m / T)``.
-
-    ``T > 1`` softens over-confident probabilities, ``T < 1`` sharpens
-    under-confident ones; searched over ``[1/20, 20]``.
-    """
-    def loss(log_t: float) -> float:
-        return soft_log_loss(softmax(member_logits / np.exp(log_t), axis=2).mean(0), targets)
-
-    return float(np.exp(minimize_scalar(loss, bounds=(-np.log(20), np.log(20)), method="bounded",
-                                        options={"xatol": 1e-4}).x))
-
-
-def cross_fitted_temperature(X: np.ndarray, draws: np.ndarray, is_binary: np.ndarray, n_members: int,
-                             C: float, rng: np.random.Generator, n_folds: int = 5) -> float:
-    """Temperature fitted on out-of-fold ensemble logits of the training patients.
-
-    Each fold's patients are predicted by an ensemble fitted on the other folds,
-    so the temperature corrects the over- (or under-) confidence the ensemble
-    shows on patients it has not seen. Patients with a missing panel value are
-    predicted by no one and left out.
-    """
-    targets = draws.mean(0)
-    folds = stratified_folds(targets.argmax(1), min(n_folds, len(X)), rng)
-    complete = np.isfinite(X).all(1)
-    logits = np.zeros((n_members, len(X), targets.shape[1]))
-    for f in np.unique(folds):
-        test = folds == f
-        members = fit_ensemble(X[~test], draws[:, ~test], is_binary, n_members, C, rng)
-        logits[:, test & complete] = members.logits(X[test & complete])
-    return fit_temperature(logits[:, complete], targets[complete])

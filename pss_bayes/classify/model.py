@@ -11,8 +11,10 @@ Training (:meth:`SubgroupClassifier.fit`) on a fit:
    probabilities, one posterior draw per member with Bayesian-bootstrap weights
    (:mod:`pss_bayes.classify.ensemble`); missing training values are drawn at
    random per member from the patient's subgroup.
-4. A temperature is fitted to out-of-fold predictions on the training part
-   (5-fold cross-fitting) so the probabilities are calibrated.
+4. By 5-fold cross-fitting on the training part, with the panel chosen again
+   inside each fold (:mod:`pss_bayes.classify.crossfit`): the panel curve
+   (agreement with the full model by panel size) and a temperature that
+   calibrates the probabilities.
 5. On the held-out patients: the calibration is checked (ECE before and after),
    split-conformal thresholds are computed (:mod:`pss_bayes.classify.conformal`)
    and the thresholds of the out-of-distribution flag are set
@@ -38,7 +40,8 @@ from threadpoolctl import threadpool_limits
 
 from pss_bayes.classify import panel as panels
 from pss_bayes.classify.conformal import conformal_thresholds, expected_calibration_error, prediction_sets
-from pss_bayes.classify.ensemble import cross_fitted_temperature, fit_ensemble
+from pss_bayes.classify.crossfit import cross_fit
+from pss_bayes.classify.ensemble import fit_ensemble
 from pss_bayes.classify.newdata import panel_values
 from pss_bayes.classify.ood import fit_outlier_detector
 from pss_bayes.classify.splits import holdout_split
@@ -102,8 +105,8 @@ class SubgroupClassifier(ClassifierMixin, BaseEstimator):
     panel_is_binary_ : ndarray of bool
         Whether each panel biomarker is binary (0/1).
     panel_curve_ : DataFrame
-        Cross-validated agreement with the full model per panel size
-        (see :func:`pss_bayes.classify.panel.panel_curve`).
+        Cross-fitted agreement with the full model per panel size
+        (see :func:`pss_bayes.classify.crossfit.cross_fit`).
     scaling_ : ControlScaling or None
         The fit's control-referenced scaling of the panel (``None``: ``X`` used as given).
     ensemble_ : Ensemble
@@ -215,7 +218,8 @@ class SubgroupClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit(self, data: TrainingData, rng: np.random.Generator) -> None:
         train, held = holdout_split(data.targets.argmax(1), self.calibration_fraction, rng)
-        columns, self.panel_curve_ = panels.choose_panel(data, train, self.panel, self.panel_size, self.C, rng)
+        candidates, size = panels.candidate_columns(data, self.panel, self.panel_size)
+        columns = panels.choose_panel(data, train, candidates, size, self.C, rng)
         x = data.X[:, columns]
         complete_held = held[np.isfinite(x[held]).all(1)]
         if len(complete_held) == 0:
@@ -224,7 +228,8 @@ class SubgroupClassifier(ClassifierMixin, BaseEstimator):
         is_binary = data.is_binary[columns]
         draws = data.draws[:, train]
         self.ensemble_ = fit_ensemble(x[train], draws, is_binary, self.n_members, self.C, rng)
-        self.temperature_ = cross_fitted_temperature(x[train], draws, is_binary, self.n_members, self.C, rng)
+        self.panel_curve_, self.temperature_ = cross_fit(data, train, candidates, size, columns, self.n_members,
+                                                         self.C, rng)
         held_targets = data.targets[complete_held]
         raw = self.ensemble_.member_proba(x[complete_held]).mean(0)
         proba = self.ensemble_.member_proba(x[complete_held], self.temperature_).mean(0)

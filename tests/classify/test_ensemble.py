@@ -5,7 +5,8 @@ from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from pss_bayes.classify.ensemble import fit_ensemble, fit_softmax, fit_temperature, impute_draw, class_statistics
+from pss_bayes.classify.crossfit import fit_temperature
+from pss_bayes.classify.ensemble import class_statistics, fit_ensemble, fit_softmax, impute_draw
 
 
 def _blobs(rng, n=200, k=3, p=4):
