@@ -29,6 +29,7 @@ import pandas as pd
 from pss_bayes.classify.ensemble import Ensemble
 from pss_bayes.classify.model import SubgroupClassifier
 from pss_bayes.classify.ood import OutlierDetector
+from pss_bayes.classify.params import check_params
 from pss_bayes.data.scaling import ControlScaling
 from pss_bayes.errors import PssBayesError, ResultFileError
 
@@ -119,7 +120,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 def _rebuild(content: dict[str, Any]) -> SubgroupClassifier:
     model = SubgroupClassifier(**content["params"])
-    model._check_params()
+    check_params(model.get_params())
     features = content["features"]
     names, panel = [str(n) for n in features["names"]], [str(b) for b in features["panel"]]
     binary = np.array([bool(b) for b in features["panel_is_binary"]])

@@ -35,7 +35,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, validate_data
+from sklearn.utils.validation import check_array
 from threadpoolctl import threadpool_limits
 
 from pss_bayes.classify import panel as panels
@@ -44,8 +44,9 @@ from pss_bayes.classify.crossfit import cross_fit
 from pss_bayes.classify.ensemble import fit_ensemble
 from pss_bayes.classify.newdata import panel_values
 from pss_bayes.classify.ood import fit_outlier_detector
+from pss_bayes.classify.params import check_params
 from pss_bayes.classify.splits import holdout_split
-from pss_bayes.classify.training import TrainingData, from_arrays, from_result, panel_scaling
+from pss_bayes.classify.training import TrainingData, panel_scaling, training_data
 from pss_bayes.errors import ClassifierError, NotFittedError
 
 #: Label ``predict`` returns when it declines to name a subgroup.
@@ -142,51 +143,6 @@ class SubgroupClassifier(ClassifierMixin, BaseEstimator):
         self.abstain = abstain
         self.random_state = random_state
 
-    # ------------------------------------------------------------------ fit
-    def _check_params(self) -> None:
-        def bad(name: str, rule: str) -> ClassifierError:
-            return ClassifierError(f"SubgroupClassifier: {name}={getattr(self, name)!r} {rule}")
-
-        for name in ("coverage", "ood_quantile", "calibration_fraction", "interval"):
-            if not isinstance(getattr(self, name), (int, float)) or not 0 < getattr(self, name) < 1:
-                raise bad(name, "must be a number strictly between 0 and 1")
-        for name in ("panel_size", "n_members"):
-            if not isinstance(getattr(self, name), (int, np.integer)) or getattr(self, name) < 1:
-                raise bad(name, "must be a whole number of at least 1")
-        if not isinstance(self.min_probability, (int, float)) or not 0 <= self.min_probability <= 1:
-            raise bad("min_probability", "must lie between 0 and 1")
-        for name in ("C", "control_bayes_factor"):
-            if not isinstance(getattr(self, name), (int, float)) or not 0 < getattr(self, name) < np.inf:
-                raise bad(name, "must be a positive number")
-        if self.panel is not None and (isinstance(self.panel, str) or len(self.panel) == 0
-                                       or len(set(self.panel)) != len(self.panel)):
-            raise bad("panel", "must be a non-empty list of distinct biomarker names")
-
-    def _training_data(self, X: Any, y: Any, patients: Sequence[str] | None) -> TrainingData:
-        from pss_bayes.fit_dir import load_fit_dir
-        from pss_bayes.result import FitResult
-
-        if isinstance(X, (str, Path)):
-            X = load_fit_dir(X)
-        if isinstance(X, FitResult):
-            if y is not None:
-                raise ClassifierError("y must be None when training on a fit: the soft labels are its "
-                                      "posterior membership probabilities")
-            data = from_result(X, patients)
-            self.n_features_in_ = len(data.feature_names)
-            self.feature_names_in_ = self.biomarkers_ = np.array(data.feature_names, dtype=object)
-            return data
-        if y is None:
-            raise ValueError("SubgroupClassifier requires y to be passed, but the target y is None")
-        shape = np.shape(np.asarray(y))
-        if len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):     # labels (a column warns, as in sklearn)
-            X, y = validate_data(self, X, y, reset=True, dtype=float)
-        else:
-            X = validate_data(self, X, reset=True, dtype=float)
-        data = from_arrays(X, y, getattr(self, "feature_names_in_", None))
-        self.biomarkers_ = np.array(data.feature_names, dtype=object)
-        return data
-
     def fit(self, X: Any, y: Any = None, *, patients: Sequence[str] | None = None) -> "SubgroupClassifier":
         """Train from a fitted mixture (or from ``X, y``).
 
@@ -206,8 +162,8 @@ class SubgroupClassifier(ClassifierMixin, BaseEstimator):
         SubgroupClassifier
             ``self``.
         """
-        self._check_params()
-        data = self._training_data(X, y, patients)
+        check_params(self.get_params())
+        data = training_data(self, X, y, patients)
         if INDETERMINATE in [str(c) for c in data.classes]:
             raise ClassifierError(f"a class may not be called '{INDETERMINATE}'")
         rng = np.random.default_rng(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))

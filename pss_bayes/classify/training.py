@@ -14,10 +14,13 @@ Two sources give the same :class:`TrainingData`:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
 
 from pss_bayes.data.scaling import ControlScaling
 from pss_bayes.errors import ClassifierError
@@ -132,3 +135,35 @@ def panel_scaling(scaling: ControlScaling, names: Sequence[str]) -> ControlScali
     index = [scaling.biomarkers.index(b) for b in names]
     return ControlScaling(tuple(names), tuple(scaling.centre[i] for i in index),
                           tuple(scaling.scale[i] for i in index), tuple(scaling.method[i] for i in index))
+
+
+def training_data(estimator: BaseEstimator, X: Any, y: Any, patients: Sequence[str] | None) -> TrainingData:
+    """Resolve ``fit``'s arguments into training data, setting the estimator's input attributes.
+
+    A fit directory is loaded; a :class:`FitResult` gives its patients (``y``
+    must be ``None``); arrays are validated as scikit-learn does (setting
+    ``n_features_in_`` and, for tables, ``feature_names_in_``). ``biomarkers_``
+    is set in every case.
+    """
+    from pss_bayes.fit_dir import load_fit_dir
+
+    if isinstance(X, (str, Path)):
+        X = load_fit_dir(X)
+    if isinstance(X, FitResult):
+        if y is not None:
+            raise ClassifierError("y must be None when training on a fit: the soft labels are its "
+                                  "posterior membership probabilities")
+        data = from_result(X, patients)
+        estimator.n_features_in_ = len(data.feature_names)
+        estimator.feature_names_in_ = estimator.biomarkers_ = np.array(data.feature_names, dtype=object)
+        return data
+    if y is None:
+        raise ValueError(f"{type(estimator).__name__} requires y to be passed, but the target y is None")
+    shape = np.shape(np.asarray(y))
+    if len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):     # labels (a column warns, as in sklearn)
+        X, y = validate_data(estimator, X, y, reset=True, dtype=float)
+    else:
+        X = validate_data(estimator, X, reset=True, dtype=float)
+    data = from_arrays(X, y, getattr(estimator, "feature_names_in_", None))
+    estimator.biomarkers_ = np.array(data.feature_names, dtype=object)
+    return data
