@@ -3,13 +3,15 @@
 Layout (``schema_version`` 1)::
 
     format, schema_version, versions (Python and packages that wrote it),
-    params (the estimator's parameters), classes, features {names, panel,
-    panel_is_binary}, scaling (control-referenced centre/scale of the panel, or
-    null), ensemble {coef (M x K x p), intercept (M x K)}, calibration
+    params (the estimator's parameters; a random_state that is not a number
+    is stored as null), classes, features {names, named, panel,
+    panel_is_binary}, scaling (control-referenced centre/scale of the panel,
+    or null), ensemble {coef (M x K x p), intercept (M x K)}, calibration
     {temperature, n_heldout, ece_uncalibrated, ece}, conformal {thresholds},
-    ood {subgroups, shares, control, atypical_threshold, control_log_bayes_factor},
-    panel_curve [{size, added, agreement, log_loss}], training {data_hash,
-    source, n_patients, n_train, n_heldout, n_draws}, sha256.
+    ood {subgroups, shares, control, atypical_threshold,
+    control_log_bayes_factor}, panel_curve [{size, added, agreement,
+    log_loss}], training {data_hash, source, n_patients, n_train, n_heldout,
+    n_draws}, sha256.
 
 ``sha256`` is the hash of everything else (canonical JSON: sorted keys, no
 spaces), so an edited or truncated file is refused. It detects accidents and
@@ -84,12 +86,12 @@ def save_classifier(model: SubgroupClassifier, path: str | Path) -> Path:
     return path
 
 
-def _array(value: Any, shape: tuple[int | None, ...], what: str, finite: bool = True) -> np.ndarray:
-    """A numeric array of the given shape (``None`` = any length); raises ValueError otherwise."""
+def _array(value: Any, shape: tuple[int | None, ...], what: str) -> np.ndarray:
+    """A finite numeric array of the given shape (``None`` = any length); raises ValueError otherwise."""
     array = np.asarray(value, dtype=float)
     if array.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, array.shape)):
         raise ValueError(f"'{what}' has shape {array.shape}, expected {shape}")
-    if finite and not np.isfinite(array).all():
+    if not np.isfinite(array).all():
         raise ValueError(f"'{what}' holds a value that is not a finite number")
     return array
 

@@ -122,6 +122,19 @@ class SubgroupClassifier(ClassifierMixin, BaseEstimator):
         Densities and thresholds of the OOD flag.
     training_ : dict
         ``data_hash`` and ``source`` of the fitted cohort, patient counts.
+
+    Notes
+    -----
+    Trained on a fit, the classifier reads new values in the fit's raw units
+    and applies the fit's control-referenced scaling. Trained on ``X, y`` it
+    uses the features as given (no scaling, no control reference, so the OOD
+    flag only tests atypicality); put ``X`` on the scale you will predict on.
+    Missing panel values are refused at prediction, by subject and biomarker.
+
+    scikit-learn's estimator checks pass with ``abstain=False``. With the
+    default ``abstain=True``, ``predict`` may answer ``"indeterminate"``, which
+    is not one of ``classes_``, so the checks that compare predictions with the
+    training labels cannot apply (listed in ``tests/classify/test_estimator.py``).
     """
 
     def __init__(self, panel_size: int = 10, panel: Sequence[str] | None = None, coverage: float = 0.9,

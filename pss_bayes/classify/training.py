@@ -43,8 +43,6 @@ class TrainingData:
         Label of each of the K columns.
     feature_names, is_binary
         Per feature.
-    subject_ids
-        Per patient.
     controls
         Healthy controls on the same scale, or ``None``.
     effects
@@ -61,7 +59,6 @@ class TrainingData:
     classes: np.ndarray
     feature_names: tuple[str, ...]
     is_binary: np.ndarray
-    subject_ids: np.ndarray
     controls: np.ndarray | None = None
     effects: np.ndarray | None = None
     scaling: ControlScaling | None = None
@@ -94,7 +91,7 @@ def from_result(result: FitResult, patients: Sequence[str] | None = None) -> Tra
     return TrainingData(
         X=scaled[[row[s] for s in ids]], draws=draws / draws.sum(2, keepdims=True),
         classes=posterior["subgroup"].to_numpy().astype(int), feature_names=cohort.biomarker_names,
-        is_binary=np.asarray(cohort.markers.is_binary), subject_ids=ids,
+        is_binary=np.asarray(cohort.markers.is_binary),
         controls=scaled[~np.asarray(cohort.is_patient)], effects=effects, scaling=result.scaling,
         data_hash=cohort.data_hash(), source=cohort.source)
 
@@ -126,8 +123,7 @@ def from_arrays(X: np.ndarray, y: Any, feature_names: Sequence[str] | None) -> T
                               "least two")
     names = tuple(feature_names) if feature_names is not None else tuple(f"x{j}" for j in range(X.shape[1]))
     is_binary = np.array([np.isin(np.unique(col), [0.0, 1.0]).all() for col in X.T], dtype=bool)
-    return TrainingData(X=X, draws=draws, classes=classes, feature_names=names, is_binary=is_binary,
-                        subject_ids=np.array([str(i) for i in range(X.shape[0])]))
+    return TrainingData(X=X, draws=draws, classes=classes, feature_names=names, is_binary=is_binary)
 
 
 def panel_scaling(scaling: ControlScaling, names: Sequence[str]) -> ControlScaling:
