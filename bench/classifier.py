@@ -1,8 +1,8 @@
 """Panel classifier vs scikit-learn baselines on held-out patients of simulated cohorts.
 
 For each seed a PRECISESADS-like cohort (preset ``default``: 304 patients, 330
-controls) is simulated with 100 extra healthy controls, and the mixture is
-fitted to the cohort without the extra controls. The fit's patients are split
+controls; ``--presets`` chooses others) is simulated with 100 extra healthy
+controls, and the mixture is fitted to the cohort without the extra controls. The fit's patients are split
 into five folds; for each fold, ``SubgroupClassifier()`` (default settings) is
 trained on the other four folds with ``fit(result, patients=...)`` and predicts
 the fold. Logistic regression and a random forest (scikit-learn defaults, 500
@@ -41,21 +41,21 @@ from _common import QUICK_SAMPLER, expected_calibration_error, markdown_table, p
 from pss_bayes import FitResult, SubgroupClassifier, fit, simulate_cohort  # noqa: E402
 from pss_bayes.classify import INDETERMINATE  # noqa: E402
 from pss_bayes.classify.splits import stratified_folds  # noqa: E402
-from pss_bayes.data.simulate import SimulatedCohort  # noqa: E402
+from pss_bayes.data.simulate import PRESETS, SimulatedCohort  # noqa: E402
 
 EXTRA_CONTROLS = 100
 N_FOLDS = 5
 SHIFT_SD = 4.0
-PANEL_COLUMNS = ["seed", "k_fit", "panel", "n_test", "acc_decided", "agree_decided", "indeterminate",
+PANEL_COLUMNS = ["preset", "seed", "k_fit", "panel", "n_test", "acc_decided", "agree_decided", "indeterminate",
                  "coverage_truth", "coverage_model", "min_fold_coverage", "ood_patients", "ood_controls",
                  "ood_shifted"]
 METHODS = ("panel", "lr", "rf", "lr_panel")
-COMPARISON_COLUMNS = ["seed", *(f"{m}_{x}" for x in ("acc", "agree", "ece", "log_loss") for m in METHODS)]
+COMPARISON_COLUMNS = ["preset", "seed", *(f"{m}_{x}" for x in ("acc", "agree", "ece", "log_loss") for m in METHODS)]
 
 
-def simulate(seed: int) -> tuple[SimulatedCohort, np.ndarray]:
+def simulate(seed: int, preset: str = "default") -> tuple[SimulatedCohort, np.ndarray]:
     """The cohort with extra controls, and which subjects the mixture is fitted to."""
-    sim = simulate_cohort(preset="default", seed=seed, n_controls=330 + EXTRA_CONTROLS)
+    sim = simulate_cohort(preset=preset, seed=seed, n_controls=PRESETS[preset].n_controls + EXTRA_CONTROLS)
     cohort = sim.cohort
     extra = set(cohort.subject_ids[~cohort.is_patient][-EXTRA_CONTROLS:])
     return sim, np.array([s not in extra for s in cohort.subject_ids])
@@ -169,23 +169,29 @@ def summarise(outcomes: list[dict[str, Any]], seed: Any) -> tuple[dict[str, Any]
 
 
 def main() -> None:
-    args = parser(__doc__, default_seeds=[0, 1, 2]).parse_args()
+    cli = parser(__doc__, default_seeds=[0, 1, 2])
+    cli.add_argument("--presets", nargs="+", default=["default"], choices=sorted(PRESETS),
+                     help="simulation presets (default: default, the PRECISESADS-like cohort)")
+    args = cli.parse_args()
     seeds = args.seeds[:1] if args.quick else args.seeds
-    outcomes, panel_rows, comparison_rows = [], [], []
-    for seed in seeds:
-        print(f"seed {seed}: fitting the mixture", file=sys.stderr)
-        sim, fitted = simulate(seed)
-        started = time.perf_counter()
-        result = fit(sim.cohort.subset(fitted), "default", seed=seed, progress=False,
-                     **(QUICK_SAMPLER if args.quick else {}))
-        print(f"seed {seed}: fitted in {time.perf_counter() - started:.0f} s; classifying", file=sys.stderr)
-        outcome, _ = evaluate(sim, result, seed)
-        outcomes.append(outcome)
-        for rows, row in zip((panel_rows, comparison_rows), summarise([outcome], seed)):
-            rows.append(row)
-    if len(outcomes) > 1:
-        for rows, row in zip((panel_rows, comparison_rows), summarise(outcomes, "all")):
-            rows.append(row)
+    panel_rows, comparison_rows = [], []
+    for preset in args.presets:
+        outcomes = []
+        for seed in seeds:
+            print(f"{preset}, seed {seed}: fitting the mixture", file=sys.stderr)
+            sim, fitted = simulate(seed, preset)
+            started = time.perf_counter()
+            result = fit(sim.cohort.subset(fitted), "default", seed=seed, progress=False,
+                         **(QUICK_SAMPLER if args.quick else {}))
+            print(f"{preset}, seed {seed}: fitted in {time.perf_counter() - started:.0f} s; classifying",
+                  file=sys.stderr)
+            outcome, _ = evaluate(sim, result, seed)
+            outcomes.append(outcome)
+            for rows, row in zip((panel_rows, comparison_rows), summarise([outcome], seed)):
+                rows.append({"preset": preset, **row})
+        if len(outcomes) > 1:
+            for rows, row in zip((panel_rows, comparison_rows), summarise(outcomes, "all")):
+                rows.append({"preset": preset, **row})
     print(f"Panel classifier, default settings, held-out patients ({SubgroupClassifier().coverage:.0%} sets):\n")
     print(markdown_table(panel_rows, PANEL_COLUMNS))
     print("\nWithout abstention, against scikit-learn on every biomarker (truth: matched true subgroup):\n")

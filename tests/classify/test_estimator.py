@@ -110,3 +110,10 @@ def test_ood_flag_fires_on_controls_and_shifted_subjects_more_than_on_patients(t
     assert model.is_ood(shifted).mean() > max(patients, 0.9)
     table = model.predict_table(controls)
     assert (table.loc[table["ood"], "subgroup"] == INDETERMINATE).all()
+
+
+def test_class_conditional_sets_have_one_threshold_per_subgroup(tiny_fit, tiny_classifier, new_patients):
+    model = SubgroupClassifier(n_members=4, class_conditional=True).fit(tiny_fit)
+    assert model.conformal_thresholds_.shape == (tiny_fit.k,)
+    assert len(set(tiny_classifier.conformal_thresholds_)) == 1
+    assert model.predict_sets(new_patients).any(1).all()
