@@ -31,6 +31,7 @@ import numpy as np
 from polyagamma import random_polyagamma
 from scipy.special import gammaln, logsumexp
 
+from pss_bayes.model.birth_death import BirthDeath
 from pss_bayes.model.design import ModelData
 from pss_bayes.model.spec import ModelSpec
 
@@ -243,6 +244,8 @@ class GibbsSampler:
         self._labels(s, resp)
         if prune:
             self._prune(s, resp)
+        elif self.spec.mixture.sparse:
+            self._births_and_deaths(s)
         eta, onehot = self._linear_parts(s)
         self._activity_and_weights(s, eta)
         self._coefficients(s, eta, onehot)
@@ -255,6 +258,22 @@ class GibbsSampler:
     def _labels(self, s: State, resp: np.ndarray) -> None:
         u = self.rng.uniform(size=(resp.shape[0], 1))
         s.labels = np.minimum((resp.cumsum(1) < u).sum(1), resp.shape[1] - 1)
+
+    #: Birth/death proposals per sweep (sparse mixtures).
+    BIRTH_DEATH_MOVES = 10
+
+    def _births_and_deaths(self, s: State) -> None:
+        d, lay = self.data, self.layout
+        rows = lay.patients
+        base = lay.base_design[rows] @ s.fixed.T
+        prec = self._precision(s)[rows]
+        activity = self._activity_term(s)
+        activity = activity[rows] if d.n_activity else 0.0
+        resid = np.where(prec > 0, d.y[rows] - base - activity, 0.0)
+        b = d.is_binary
+        moves = BirthDeath(resid, prec, base[:, b], d.y[rows][:, b], d.observed[rows][:, b], d.module, b)
+        for _ in range(self.BIRTH_DEATH_MOVES):
+            moves.step(self.rng, s.labels, s.delta, s.theta, s.tau2, s.e0)
 
     @property
     def min_size(self) -> int:
