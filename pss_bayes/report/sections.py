@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from pss_bayes.data.summary import CohortSummary
@@ -89,6 +90,17 @@ def membership_counts(members: pd.DataFrame, k: int, confident: float = CONFIDEN
     return pd.DataFrame(rows)
 
 
+def least_certain(members: pd.DataFrame, k: int, confident: float = CONFIDENT) -> pd.DataFrame:
+    """Uncertain patients, least certain first, with their two most probable subgroups."""
+    uncertain = members[members["p_max"] < confident].sort_values("p_max", kind="stable")
+    probs = uncertain[[f"p_{s}" for s in range(1, k + 1)]].to_numpy()
+    runner_up = np.argsort(probs, axis=1, kind="stable")[:, -2] if k > 1 else np.zeros(len(probs), int)
+    return pd.DataFrame({"patient": uncertain["subject_id"].to_numpy(),
+                         "most probable": uncertain["subgroup"].to_numpy(),
+                         "probability": uncertain["p_max"].to_numpy(), "runner-up": runner_up + 1,
+                         "its probability": probs[np.arange(len(probs)), runner_up]})
+
+
 def membership_section(result: "FitResult", confident: float = CONFIDENT) -> Section:
     """The membership figure, counts of confident and uncertain patients, and the least certain ones."""
     members = result.membership()
@@ -104,16 +116,11 @@ def membership_section(result: "FitResult", confident: float = CONFIDENT) -> Sec
                    f"patients (below the dashed line at {confident:g}).", "fig-membership")
     body += table(counts, headers={"confident": f"confident (≥ {confident:g})",
                                    "uncertain": f"uncertain (< {confident:g})"})
-    uncertain = members[members["p_max"] < confident].sort_values("p_max")
+    uncertain = least_certain(members, result.k, confident)
     if len(uncertain):
-        probs = uncertain[[f"p_{s}" for s in range(1, result.k + 1)]]
-        shown = pd.DataFrame({"patient": uncertain["subject_id"], "most probable": uncertain["subgroup"],
-                              "probability": uncertain["p_max"],
-                              "runner-up": probs.apply(lambda r: int(r.sort_values().index[-2][2:]), axis=1),
-                              "its probability": probs.apply(lambda r: r.sort_values().iloc[-2], axis=1)})
-        body += "<h3>Least certain patients</h3>" + table(shown.head(LISTED_UNCERTAIN))
-        if len(shown) > LISTED_UNCERTAIN:
-            body += paragraph(f"… and {len(shown) - LISTED_UNCERTAIN} more (see membership.csv).")
+        body += "<h3>Least certain patients</h3>" + table(uncertain.head(LISTED_UNCERTAIN))
+        if len(uncertain) > LISTED_UNCERTAIN:
+            body += paragraph(f"… and {len(uncertain) - LISTED_UNCERTAIN} more (see membership.csv).")
     return Section("membership", "Patients' subgroup memberships", body)
 
 
@@ -122,7 +129,7 @@ def effects_section(result: "FitResult") -> Section:
     modules, effects = result.module_effects(), result.effects()
     body = paragraph("Each subgroup is compared with the healthy controls. Continuous biomarkers are on the "
                      "control-referenced scale: +1 means one control standard deviation above the controls' "
-                     "typical value. Binary markers (autoantibodies) are on the log-odds scale. An interval "
+                     "typical value. Binary markers (e.g. autoantibodies) are on the log-odds scale. An interval "
                      "that does not cross the dashed zero line is a clear difference from controls.")
     body += "<h3>Module effects</h3>" + figure(
         figures.png_uri(figures.forest(modules, "module")), "Forest plot of module effects per subgroup",

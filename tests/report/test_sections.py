@@ -61,6 +61,10 @@ def test_membership_counts_and_order():
     assert counts["patients"].tolist()[-1] == 12
     assert (counts["confident"] + counts["uncertain"] == counts["patients"]).all()
     assert counts.iloc[-1]["confident"] == int((members["p_max"] >= 0.8).sum())
+    unsure = sections.least_certain(members, 2, confident=0.8)
+    assert len(unsure) == counts.iloc[-1]["uncertain"] and unsure["probability"].is_monotonic_increasing
+    assert (unsure["runner-up"] != unsure["most probable"]).all()
+    assert np.allclose(unsure["probability"] + unsure["its probability"], 1)
     ordered = figures.membership_order(members)
     assert ordered["subgroup"].is_monotonic_increasing
     for _, block in ordered.groupby("subgroup"):
