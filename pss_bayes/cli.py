@@ -146,6 +146,25 @@ def demo(
     run_demo(out, seed=seed, quiet=quiet, console=console)
 
 
+@app.command()
+def report(
+    fit_dir: Path = typer.Argument(..., help="Fit directory written by `pss-bayes fit`."),
+    out: Path = typer.Option(..., "--out", help="HTML file to write (self-contained; opens offline)."),
+    comparison: Optional[Path] = typer.Option(None, help="Folder written by `pss-bayes compare`."),
+    sensitivity: Optional[Path] = typer.Option(None, help="Folder written by `pss-bayes sensitivity`."),
+    classifier: Optional[Path] = typer.Option(None, help="Classifier file written by `pss-bayes classify train`."),
+    quiet: bool = typer.Option(False, "--quiet", help="Silence progress output."),
+) -> None:
+    """Write a self-contained HTML report of a fit for clinicians."""
+    from pss_bayes.report import report_from_fit_dir
+
+    say = (lambda name: None) if quiet else (lambda name: console.print(f"  drawing {name}", highlight=False))
+    path = report_from_fit_dir(fit_dir, out, comparison=comparison, sensitivity=sensitivity,
+                               classifier=classifier, progress=say)
+    if not quiet:
+        console.print(f"Report written to {path}", highlight=False, soft_wrap=True)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point of the ``pss-bayes`` console script."""
     _invocation[:] = ["pss-bayes", *(sys.argv[1:] if argv is None else argv)]
