@@ -166,25 +166,21 @@ def report(
 
 
 def main(argv: Optional[list[str]] = None) -> None:
-    """Entry point of the ``pss-bayes`` console script."""
+    """Entry point of the ``pss-bayes`` console script.
+
+    Usage errors are reported by the command-line parser (exit status 2); a
+    :class:`PssBayesError` is printed as one message (exit status 2); success
+    returns normally so that the function can be called from Python.
+    """
     _invocation[:] = ["pss-bayes", *(sys.argv[1:] if argv is None else argv)]
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="pss-bayes")
     except PssBayesError as exc:
         err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except (typer.Abort, KeyboardInterrupt):
-        err_console.print("aborted")
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise
 
 
 if __name__ == "__main__":  # pragma: no cover
