@@ -43,7 +43,7 @@ def mcse(x: np.ndarray) -> float:
 
 
 def test_gibbs_and_nuts_agree_on_label_invariant_posterior_means():
-    spec = load_spec("default").replace(mixture={"fixed_k": 3})
+    spec = load_spec("normal").replace(mixture={"fixed_k": 3})
     data, _, _ = prepare(simulate_cohort(preset="tiny", seed=SEED).cohort, spec)
     continuous, loaded = ~data.is_binary, data.activity >= 0
 
