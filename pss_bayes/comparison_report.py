@@ -57,11 +57,13 @@ def k_choices(k_table: pd.DataFrame) -> dict[str, int]:
     return out
 
 
-def _loo_sentence(k_table: pd.DataFrame, choice: dict[str, int]) -> str:
+def _loo_sentence(k_table: pd.DataFrame, choice: dict[str, int], agree: bool) -> str:
     fitted = k_table.dropna(subset=["elpd_loo"]).set_index("k")
     best, preferred = choice["loo_best"], choice["loo"]
     close = [int(k) for k in fitted.index if fitted.loc[k, "elpd_diff"] <= (fitted.loc[k, "dse"] or 0) and k != best]
-    text = f"**Preferred: K = {preferred}.** PSIS-LOO ranks K = {best} first"
+    headline = (f"**Preferred: K = {preferred}.**" if agree else
+                f"**Preferred: K = {preferred} by PSIS-LOO, but the criteria disagree (see below).**")
+    text = f"{headline} PSIS-LOO ranks K = {best} first"
     if not close:
         others = fitted.drop(index=best)
         if others.empty:
@@ -95,13 +97,20 @@ def _posterior_sentence(k_table: pd.DataFrame, choice: dict[str, int]) -> str:
             f"so {'the data moved it there' if mode != prior_mode else 'data and prior agree'}.")
 
 
-def _agreement_sentence(choice: dict[str, int]) -> str:
-    labels = {"loo": "PSIS-LOO", "stacking": "stacking", "posterior": "the K posterior", "bic": "BIC (EM)",
-              "icl": "ICL (EM)"}
+_LABELS = {"loo": "PSIS-LOO", "stacking": "stacking", "posterior": "the K posterior", "bic": "BIC (EM)",
+           "icl": "ICL (EM)"}
+
+
+def _groups(choice: dict[str, int]) -> dict[int, list[str]]:
+    """The criteria pointing to each K."""
     groups: dict[int, list[str]] = {}
-    for key, label in labels.items():
+    for key, label in _LABELS.items():
         if key in choice:
             groups.setdefault(choice[key], []).append(label)
+    return groups
+
+
+def _agreement_sentence(groups: dict[int, list[str]]) -> str:
     if sum(len(names) for names in groups.values()) < 2:
         return ""
     if len(groups) == 1:
@@ -147,15 +156,16 @@ def _caveats(table: pd.DataFrame, settings: dict[str, Any]) -> list[str]:
 def verdict_text(table: pd.DataFrame, k_table: pd.DataFrame, settings: dict[str, Any]) -> str:
     """A few plain-language sentences on what the comparison prefers, how clearly, and any caveats."""
     choice = k_choices(k_table)
+    groups = _groups(choice)
     sentences = []
     if "loo" in choice:
-        sentences += [_loo_sentence(k_table, choice), _stacking_sentence(k_table)]
+        sentences += [_loo_sentence(k_table, choice, agree=len(groups) == 1), _stacking_sentence(k_table)]
     if "posterior" in choice:
         sentences.append(_posterior_sentence(k_table, choice))
     if "bic" in choice:
         sentences.append(f"EM fits of diagonal Gaussian mixtures to the patients' continuous markers have their "
                          f"best BIC at K = {choice['bic']} and best ICL at K = {choice['icl']}.")
-    sentences.append(_agreement_sentence(choice))
+    sentences.append(_agreement_sentence(groups))
     return "\n\n".join([" ".join(s for s in sentences if s), _models_sentence(table), *_caveats(table, settings)])
 
 

@@ -68,7 +68,8 @@ def test_one_standard_error_rule_prefers_the_smaller_k():
     choice = k_choices(ties)
     assert choice["loo_best"] == 4 and choice["loo"] == 3 and choice["stacking"] == 4
     text = verdict_text(MODELS, ties, SETTINGS)
-    assert text.startswith("**Preferred: K = 3.** PSIS-LOO ranks K = 4 first, but K = 3 (0.8 ± 1.5 lower")
+    assert text.startswith("**Preferred: K = 3 by PSIS-LOO, but the criteria disagree (see below).** "
+                           "PSIS-LOO ranks K = 4 first, but K = 3 (0.8 ± 1.5 lower")
     assert "one-standard-error rule" in text
     assert "Stacking of the fixed-K fits puts 55% on K = 4 and 45% on K = 3." in text
     assert "The criteria disagree:" in text and "stacking points to K = 4" in text
@@ -85,10 +86,10 @@ def test_disagreement_with_bic_and_icl_is_stated():
 
 def test_larger_k_within_one_standard_error_is_not_preferred():
     frame = k_table(diff=[40.0, 0.0, 0.7, 1.0, 2.0], dse=[6.0, 0.0, 1.0, 2.0, 2.5],
-                    weights=[0.0, 0.8, 0.2, 0.0, 0.0], posterior=[0.0, 0.95, 0.05, 0, 0])
+                    weights=[0.0, 0.8, 0.2, 0.0, 0.0], posterior=[0.0, 0.95, 0.05, 0, 0], bic=[-50, -5, -10, -20, -30])
     text = verdict_text(MODELS, frame, SETTINGS)
     assert text.startswith("**Preferred: K = 2.**")
-    assert "do not predict new subjects better" in text
+    assert "do not predict new subjects better" in text and "All criteria agree on K = 2." in text
 
 
 def test_caveats_for_kfold_unreliable_and_unconverged_rows():
