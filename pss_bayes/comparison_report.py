@@ -30,8 +30,11 @@ def clarity(diff: float, dse: float) -> str:
     return "decisively worse"
 
 
-def _difference(diff: float, dse: float) -> str:
-    return f"{diff:.1f} ± {dse:.1f} lower" + (f" ({diff / dse:.1f} SE)" if dse > 0 else "")
+def _difference(diff: float, dse: float, sep: str = " (") -> str:
+    """``"2.0 ± 1.0 lower (2.0 SE)"``, or with ``sep=", "`` ``"2.0 ± 1.0 lower, 2.0 SE"``."""
+    if not dse > 0:
+        return f"{diff:.1f} ± {dse:.1f} lower"
+    return f"{diff:.1f} ± {dse:.1f} lower{sep}{diff / dse:.1f} SE" + (")" if sep == " (" else "")
 
 
 def _join(values: list[Any]) -> str:
@@ -72,7 +75,8 @@ def _loo_sentence(k_table: pd.DataFrame, choice: dict[str, int], agree: bool) ->
         row = fitted.loc[runner]
         return text + (f"; the next best, K = {runner}, is {_difference(row['elpd_diff'], row['dse'])}: "
                        f"{clarity(row['elpd_diff'], row['dse'])}.")
-    closest = ", ".join(f"K = {k} ({_difference(fitted.loc[k, 'elpd_diff'], fitted.loc[k, 'dse'])})" for k in close)
+    closest = _join([f"K = {k} ({_difference(fitted.loc[k, 'elpd_diff'], fitted.loc[k, 'dse'], ', ')})"
+                     for k in close])
     text += f", but {closest} {'is' if len(close) == 1 else 'are'} within one standard error of it"
     if preferred < best:
         return text + (f", so predictive accuracy cannot separate them and the smallest, K = {preferred}, "
@@ -91,10 +95,16 @@ def _posterior_sentence(k_table: pd.DataFrame, choice: dict[str, int]) -> str:
     mode = choice["posterior"]
     row = k_table.set_index("k")
     prior_mode = int(row["prior"].idxmax())
+    before, after = row.loc[mode, "prior"], row.loc[mode, "posterior"]
+    if mode != prior_mode:
+        moved = "so the data moved it there"
+    elif abs(after - before) < 0.05:
+        moved = "and the data barely moved it: here the K posterior mostly restates the prior"
+    else:
+        moved = f"and the data {'raised' if after > before else 'lowered'} that probability to {after:.2f}"
     return (f"The sparse mixture's posterior over the number of non-empty subgroups has its mode at K = {mode} "
-            f"(probability {row.loc[mode, 'posterior']:.2f}); its prior gave K = {mode} probability "
-            f"{row.loc[mode, 'prior']:.2f} and favoured K = {prior_mode} ({row.loc[prior_mode, 'prior']:.2f}), "
-            f"so {'the data moved it there' if mode != prior_mode else 'data and prior agree'}.")
+            f"(probability {after:.2f}); its prior gave K = {mode} probability {before:.2f} and favoured "
+            f"K = {prior_mode} ({row.loc[prior_mode, 'prior']:.2f}), {moved}.")
 
 
 _LABELS = {"loo": "PSIS-LOO", "stacking": "stacking", "posterior": "the K posterior", "bic": "BIC (EM)",
@@ -195,18 +205,20 @@ _NOTES = """\
   median), in mclust's convention: `bic = 2 log L - p log n`, `icl = bic - 2 x entropy`, higher
   is better. They ignore controls, covariates, centres, binary markers and co-variation, and are
   shown for orientation only.
-- K summary: elpd and stacking among the fixed-K fits only; `prior` and `posterior` are the
-  sparse mixture's probabilities of K non-empty subgroups.
+- Number of subgroups: elpd and stacking among the fixed-K fits only; `prior` and `posterior` are
+  the sparse mixture's probabilities of K non-empty subgroups (K with neither a fit nor any
+  probability left out here; `k_summary.csv` has every K).
 """
 
 
 def comparison_markdown(table: pd.DataFrame, k_table: pd.DataFrame, verdict: str, settings: dict[str, Any]) -> str:
     """The comparison as a short Markdown report: verdict, both tables, how to read them, settings."""
     shown = table.drop(columns=["role", "pareto_k_max"])
+    relevant = k_table[k_table["elpd_loo"].notna() | (k_table["posterior"] > 0) | (k_table["prior"] >= 0.005)]
     run = ", ".join(f"{key} = {settings[key]}" for key in ("seed", "draws", "tune", "chains", "folds",
                                                            "max_bad_pareto") if key in settings)
     return "\n\n".join(["# Model comparison", "## Verdict", verdict, "## Models", _markdown_table(shown),
-                         "## Number of subgroups", _markdown_table(k_table), "## How to read this", _NOTES.strip(),
+                         "## Number of subgroups", _markdown_table(relevant), "## How to read this", _NOTES.strip(),
                          f"Settings: {run}.", ""])
 
 

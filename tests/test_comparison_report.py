@@ -69,10 +69,19 @@ def test_one_standard_error_rule_prefers_the_smaller_k():
     assert choice["loo_best"] == 4 and choice["loo"] == 3 and choice["stacking"] == 4
     text = verdict_text(MODELS, ties, SETTINGS)
     assert text.startswith("**Preferred: K = 3 by PSIS-LOO, but the criteria disagree (see below).** "
-                           "PSIS-LOO ranks K = 4 first, but K = 3 (0.8 ± 1.5 lower")
+                           "PSIS-LOO ranks K = 4 first, but K = 3 (0.8 ± 1.5 lower, 0.5 SE) is within one standard error")
     assert "one-standard-error rule" in text
     assert "Stacking of the fixed-K fits puts 55% on K = 4 and 45% on K = 3." in text
     assert "The criteria disagree:" in text and "stacking points to K = 4" in text
+
+
+@pytest.mark.parametrize("posterior, words", [([0.6, 0.3, 0.1, 0, 0], "the data barely moved it"),
+                                              ([0.9, 0.1, 0, 0, 0], "the data raised that probability to 0.90"),
+                                              ([0.0, 0.1, 0.9, 0, 0], "so the data moved it there")])
+def test_how_far_the_data_moved_the_k_posterior(posterior, words):
+    frame = k_table(diff=[0.0, 5.0, 9.0, 12.0, 15.0], dse=[0.0, 2.0, 3.0, 4.0, 5.0],
+                    weights=[0.9, 0.1, 0.0, 0.0, 0.0], posterior=posterior)
+    assert words in verdict_text(MODELS, frame, SETTINGS)
 
 
 def test_disagreement_with_bic_and_icl_is_stated():
@@ -90,6 +99,8 @@ def test_larger_k_within_one_standard_error_is_not_preferred():
     text = verdict_text(MODELS, frame, SETTINGS)
     assert text.startswith("**Preferred: K = 2.**")
     assert "do not predict new subjects better" in text and "All criteria agree on K = 2." in text
+    assert ("but K = 3 (0.7 ± 1.0 lower, 0.7 SE), K = 4 (1.0 ± 2.0 lower, 0.5 SE) and K = 5 (2.0 ± 2.5 lower, "
+            "0.8 SE) are within") in text
 
 
 def test_caveats_for_kfold_unreliable_and_unconverged_rows():
