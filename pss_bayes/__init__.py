@@ -13,10 +13,12 @@ from pss_bayes.model.spec import ModelSpec, available_specs, load_spec  # noqa: 
 from pss_bayes.inference import fit  # noqa: E402
 from pss_bayes.result import FitResult  # noqa: E402
 from pss_bayes.fit_dir import load_fit_dir, write_fit_dir  # noqa: E402
+from pss_bayes.compare import Comparison, compare  # noqa: E402
 
 __all__ = [
     "Cohort",
     "CohortError",
+    "Comparison",
     "CohortSummary",
     "ControlScaling",
     "FitResult",
@@ -32,6 +34,7 @@ __all__ = [
     "__version__",
     "available_specs",
     "cohort_from_frame",
+    "compare",
     "fit",
     "load_cohort",
     "load_fit_dir",

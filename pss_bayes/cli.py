@@ -134,6 +134,56 @@ def fit(
             sys.exit(3)
 
 
+def _k_values(text: str) -> list[int]:
+    """Parse ``--k``: a range ``1-6``, a list ``1,2,4``, a mix, or ``none``."""
+    from pss_bayes.errors import SpecError
+
+    values: list[int] = []
+    for part in _split(None if text.strip().lower() == "none" else text):
+        low, _, high = part.partition("-")
+        try:
+            values += list(range(int(low), int(high or low) + 1))
+        except ValueError as exc:
+            raise SpecError(f"--k '{text}': expected a range like 1-6, a list like 1,2,4, or none") from exc
+    return values
+
+
+@app.command("compare")
+def compare_models(
+    cohort: Path = typer.Argument(..., help="Cohort file (CSV, TSV or Parquet)."),
+    out: Path = typer.Option(..., "--out", help="Folder for comparison.csv, k_summary.csv, comparison.md, comparison.png and fits/."),
+    markers: Optional[Path] = MARKERS_OPT,
+    covariates: Optional[str] = COVARIATES_OPT,
+    batch: Optional[str] = BATCH_OPT,
+    patient_label: str = PATIENT_OPT,
+    control_label: str = CONTROL_OPT,
+    drop_missing_covariates: bool = DROP_OPT,
+    k: str = typer.Option("1-6", "--k", help="Fixed numbers of subgroups to fit: a range 1-6, a list 1,2,4, or none."),
+    model: Optional[list[str]] = typer.Option(None, "--model", help="A model variant to compare (repeatable): shipped spec name or TOML path."),
+    base: str = typer.Option("default", help="Model whose number of subgroups is in question (fixed-K fits and sparse mixture)."),
+    seed: int = typer.Option(0, help="Random seed of every fit, the folds and the weights' bootstrap."),
+    draws: Optional[int] = typer.Option(None, help="Draws per chain kept after warm-up (default: each spec's)."),
+    tune: Optional[int] = typer.Option(None, help="Warm-up sweeps per chain (default: each spec's)."),
+    chains: Optional[int] = typer.Option(None, help="Chains per fit (default: each spec's)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="Fits run in parallel (default: number of cores)."),
+    folds: int = typer.Option(10, help="Folds of the K-fold CV that replaces unreliable PSIS-LOO (0: never)."),
+    max_bad_pareto: int = typer.Option(5, help="PSIS-LOO is replaced for models with more subjects than this with Pareto k > 0.7."),
+    loo_draws: int = typer.Option(1000, help="Draws on which recomputed pointwise terms are evaluated (Student-t fits, held-out subjects)."),
+    quiet: bool = typer.Option(False, "--quiet", help="Silence progress output."),
+) -> None:
+    """Compare numbers of subgroups and model variants (PSIS-LOO, stacking, K posterior, BIC/ICL)."""
+    from pss_bayes.compare import compare
+
+    data = _load(cohort, markers, covariates, batch, patient_label, control_label, drop_missing_covariates)
+    result = compare(data, [*_k_values(k), *(model or [])], base=base, seed=seed, draws=draws, tune=tune,
+                     chains=chains, n_jobs=jobs, folds=folds, max_bad_pareto=max_bad_pareto, loo_draws=loo_draws,
+                     cache_dir=out, progress=not quiet)
+    result.write(out, command=_invocation)
+    if not quiet:
+        console.print(result.verdict.replace("**", ""), highlight=False, markup=False)
+        console.print(f"Files written to {out}/")
+
+
 @app.command()
 def demo(
     out: Path = typer.Option(Path("demo_output"), "--out", help="Folder for every output of the demo."),
