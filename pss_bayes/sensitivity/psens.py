@@ -34,7 +34,10 @@ power-scaling alone moves a flagged quantity most.
 
 from __future__ import annotations
 
+import logging
 import warnings
+from contextlib import contextmanager
+from typing import Iterator
 
 import arviz as az
 import numpy as np
@@ -103,6 +106,23 @@ def power_scaling(idata: az.InferenceData, spec: ModelSpec, delta: float = 0.01)
         least :data:`THRESHOLD`), ``prior_block`` and ``diagnosis``
         ("prior-data conflict", "strong prior / weak likelihood" or "-").
     """
+    with _quiet_arviz():
+        return _power_scaling(idata, spec, delta)
+
+
+@contextmanager
+def _quiet_arviz() -> Iterator[None]:
+    """Silence ArviZ's shape warning: relabelled draws are passed as one chain, which PSIS does not mind."""
+    logger = logging.getLogger("arviz")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _power_scaling(idata: az.InferenceData, spec: ModelSpec, delta: float) -> pd.DataFrame:
     post = idata.posterior
     lp = log_prior(idata, spec)
     ll = idata.log_likelihood[["y"]]
