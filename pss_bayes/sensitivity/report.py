@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -161,7 +162,8 @@ def write_figures(out: Path, k_posterior: pd.DataFrame, change: pd.DataFrame,
     paths = []
     table = k_posterior.pivot_table(index="variant", columns="k", values="probability", fill_value=0.0,
                                     sort=False)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * table.shape[1], 1.2 + 0.3 * table.shape[0]))
+    table = table.reindex(columns=sorted(table.columns))
+    fig, ax = plt.subplots(figsize=(max(4.5, 2.5 + 0.6 * table.shape[1]), 1.2 + 0.3 * table.shape[0]))
     ax.imshow(table.to_numpy(), cmap="Blues", vmin=0, vmax=1, aspect="auto")
     for (i, j), value in np.ndenumerate(table.to_numpy()):
         if value >= 0.005:
@@ -170,7 +172,7 @@ def write_figures(out: Path, k_posterior: pd.DataFrame, change: pd.DataFrame,
     ax.set_xticks(range(table.shape[1]), [str(k) for k in table.columns])
     ax.set_yticks(range(table.shape[0]), list(table.index), fontsize=7)
     ax.set_xlabel("number of non-empty subgroups K")
-    ax.set_title("Posterior over K per variant")
+    ax.set_title("Posterior over K per variant", fontsize=10)
     fig.tight_layout()
     paths.append(_save(fig, out / "k_posterior.png"))
     plt.close(fig)
@@ -194,7 +196,8 @@ def write_figures(out: Path, k_posterior: pd.DataFrame, change: pd.DataFrame,
     ax.set_yticks(range(matrix.shape[0]), list(matrix.index), fontsize=7)
     ax.set_xticks([])
     ax.set_xlabel("patients, by reference subgroup (blue lines) and stability")
-    ax.set_title("Largest change of a membership probability (grey: patient not in the variant)")
+    ax.set_title("Largest change of a patient's membership probability\n(grey: patient not in the variant)",
+                 fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.03)
     fig.tight_layout()
     paths.append(_save(fig, out / "membership_change.png"))
@@ -202,6 +205,6 @@ def write_figures(out: Path, k_posterior: pd.DataFrame, change: pd.DataFrame,
     return paths
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig: Any, path: Path) -> Path:
     fig.savefig(path, dpi=120)
     return path
