@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import warnings
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 import arviz as az
 import numpy as np
@@ -212,9 +212,7 @@ def _mean_shift(values: np.ndarray, component: np.ndarray, delta: float) -> np.n
     return (weights[1] - weights[0]) @ values / (2.0 * np.log2(1.0 + delta))
 
 
-def _label(row) -> str:
+def _label(row: Any) -> str:
     if row.variable == "weight":
         return f"weight of subgroup {row.subgroup}"
-    if row.variable == "module_effect":
-        return f"module effect: subgroup {row.subgroup}, {row.module}"
-    return "number of subgroups"
+    return f"module effect: subgroup {row.subgroup}, {row.module}"
