@@ -14,6 +14,7 @@ from pss_bayes.inference import fit  # noqa: E402
 from pss_bayes.result import FitResult  # noqa: E402
 from pss_bayes.fit_dir import load_fit_dir, write_fit_dir  # noqa: E402
 from pss_bayes.compare import Comparison, compare  # noqa: E402
+from pss_bayes.sensitivity import SensitivityGrid, SensitivityResult, load_grid, run_sensitivity  # noqa: E402
 
 __all__ = [
     "Cohort",
@@ -27,6 +28,8 @@ __all__ = [
     "NotFittedError",
     "PssBayesError",
     "ResultFileError",
+    "SensitivityGrid",
+    "SensitivityResult",
     "SimulatedCohort",
     "SimulationError",
     "SimulationSettings",
@@ -38,8 +41,10 @@ __all__ = [
     "fit",
     "load_cohort",
     "load_fit_dir",
+    "load_grid",
     "load_spec",
     "read_table",
+    "run_sensitivity",
     "simulate_cohort",
     "write_cohort",
     "write_fit_dir",

@@ -185,6 +185,43 @@ def compare_models(
 
 
 @app.command()
+def sensitivity(
+    cohort: Path = typer.Argument(..., help="Cohort file (CSV, TSV or Parquet)."),
+    out: Path = typer.Option(..., "--out", help="Folder for every variant's fit, the tables, summary.md and figures."),
+    markers: Optional[Path] = MARKERS_OPT,
+    covariates: Optional[str] = COVARIATES_OPT,
+    batch: Optional[str] = BATCH_OPT,
+    patient_label: str = PATIENT_OPT,
+    control_label: str = CONTROL_OPT,
+    drop_missing_covariates: bool = DROP_OPT,
+    grid: str = typer.Option("sensitivity", "--grid", help="Grid TOML file (e.g. models/sensitivity.toml) or a shipped grid name."),
+    model: Optional[str] = typer.Option(None, help="Reference model spec name or path (default: the grid's)."),
+    seed: Optional[int] = typer.Option(None, help="Grid seed (default: the grid's); each fit's seed derives from it and the variant's name."),
+    draws: Optional[int] = typer.Option(None, help="Draws per chain of every fit (default: the grid's, else the model's)."),
+    tune: Optional[int] = typer.Option(None, help="Warm-up sweeps per chain of every fit."),
+    chains: Optional[int] = typer.Option(None, help="Chains of every fit."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="Variants fitted in parallel with joblib (default: number of cores)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:8786): fit the variants on that cluster."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a killed or failed run in --out: finished variants are kept."),
+    quiet: bool = typer.Option(False, "--quiet", help="Silence progress output."),
+) -> None:
+    """Refit the cohort under a grid of variants and report how stable the subgroups are."""
+    from pss_bayes.sensitivity import run_sensitivity
+
+    data = _load(cohort, markers, covariates, batch, patient_label, control_label, drop_missing_covariates)
+    result = run_sensitivity(data, out, grid, model=model, seed=seed, draws=draws, tune=tune, chains=chains,
+                             n_jobs=jobs, scheduler=scheduler, resume=resume, progress=not quiet)
+    if not quiet:
+        console.print(result.summary, markup=False, highlight=False, soft_wrap=True)
+        console.print(f"Files written to {out}/")
+    failed = result.stability.query("status == 'failed'")["variant"].tolist()
+    if failed:
+        err_console.print(f"[bold red]WARNING:[/bold red] {len(failed)} variant(s) failed: {', '.join(failed)} "
+                          f"(errors in {out}/variants/NAME/ERROR.txt; rerun with --resume to retry them)",
+                          highlight=False)
+
+
+@app.command()
 def demo(
     out: Path = typer.Option(Path("demo_output"), "--out", help="Folder for every output of the demo."),
     seed: int = typer.Option(0, help="Random seed."),
