@@ -15,6 +15,7 @@ from pss_bayes.result import FitResult  # noqa: E402
 from pss_bayes.fit_dir import load_fit_dir, write_fit_dir  # noqa: E402
 from pss_bayes.compare import Comparison, compare  # noqa: E402
 from pss_bayes.sensitivity import SensitivityGrid, SensitivityResult, load_grid, run_sensitivity  # noqa: E402
+from pss_bayes.classify import SubgroupClassifier  # noqa: E402
 
 __all__ = [
     "Cohort",
@@ -34,6 +35,7 @@ __all__ = [
     "SimulationError",
     "SimulationSettings",
     "SpecError",
+    "SubgroupClassifier",
     "__version__",
     "available_specs",
     "cohort_from_frame",

@@ -14,6 +14,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from pss_bayes.classify.commands import classify_app
 from pss_bayes.errors import PssBayesError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -250,6 +251,9 @@ def report(
                                classifier=classifier, progress=say)
     if not quiet:
         console.print(f"Report written to {path}", highlight=False, soft_wrap=True)
+
+
+app.add_typer(classify_app, name="classify")
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -32,6 +32,10 @@ class ResultFileError(PssBayesError, ValueError):
     """A saved result (NetCDF, JSON, fit directory) is missing, malformed or mismatched."""
 
 
+class ClassifierError(PssBayesError, ValueError):
+    """A subgroup classifier was given invalid settings, or data it cannot be trained or used on."""
+
+
 def locate(path: str | None, column: str | None = None, *, subject: str | None = None,
            line: int | None = None) -> str:
     """Format the place of an input problem as ``file 'x', column 'c', row 7 (subject 'S1')``.
