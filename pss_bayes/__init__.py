@@ -13,11 +13,14 @@ from pss_bayes.model.spec import ModelSpec, available_specs, load_spec  # noqa: 
 from pss_bayes.inference import fit  # noqa: E402
 from pss_bayes.result import FitResult  # noqa: E402
 from pss_bayes.fit_dir import load_fit_dir, write_fit_dir  # noqa: E402
+from pss_bayes.compare import Comparison, compare  # noqa: E402
+from pss_bayes.sensitivity import SensitivityGrid, SensitivityResult, load_grid, run_sensitivity  # noqa: E402
 from pss_bayes.classify import SubgroupClassifier  # noqa: E402
 
 __all__ = [
     "Cohort",
     "CohortError",
+    "Comparison",
     "CohortSummary",
     "ControlScaling",
     "FitResult",
@@ -26,6 +29,8 @@ __all__ = [
     "NotFittedError",
     "PssBayesError",
     "ResultFileError",
+    "SensitivityGrid",
+    "SensitivityResult",
     "SimulatedCohort",
     "SimulationError",
     "SimulationSettings",
@@ -34,11 +39,14 @@ __all__ = [
     "__version__",
     "available_specs",
     "cohort_from_frame",
+    "compare",
     "fit",
     "load_cohort",
     "load_fit_dir",
+    "load_grid",
     "load_spec",
     "read_table",
+    "run_sensitivity",
     "simulate_cohort",
     "write_cohort",
     "write_fit_dir",

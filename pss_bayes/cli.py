@@ -135,6 +135,93 @@ def fit(
             sys.exit(3)
 
 
+def _k_values(text: str) -> list[int]:
+    """Parse ``--k``: a range ``1-6``, a list ``1,2,4``, a mix, or ``none``."""
+    from pss_bayes.errors import SpecError
+
+    values: list[int] = []
+    for part in _split(None if text.strip().lower() == "none" else text):
+        low, _, high = part.partition("-")
+        try:
+            values += list(range(int(low), int(high or low) + 1))
+        except ValueError as exc:
+            raise SpecError(f"--k '{text}': expected a range like 1-6, a list like 1,2,4, or none") from exc
+    return values
+
+
+@app.command("compare")
+def compare_models(
+    cohort: Path = typer.Argument(..., help="Cohort file (CSV, TSV or Parquet)."),
+    out: Path = typer.Option(..., "--out", help="Folder for comparison.csv, k_summary.csv, comparison.md, comparison.png and fits/."),
+    markers: Optional[Path] = MARKERS_OPT,
+    covariates: Optional[str] = COVARIATES_OPT,
+    batch: Optional[str] = BATCH_OPT,
+    patient_label: str = PATIENT_OPT,
+    control_label: str = CONTROL_OPT,
+    drop_missing_covariates: bool = DROP_OPT,
+    k: str = typer.Option("1-6", "--k", help="Fixed numbers of subgroups to fit: a range 1-6, a list 1,2,4, or none."),
+    model: Optional[list[str]] = typer.Option(None, "--model", help="A model variant to compare (repeatable): shipped spec name or TOML path."),
+    base: str = typer.Option("default", help="Model whose number of subgroups is in question (fixed-K fits and sparse mixture)."),
+    seed: int = typer.Option(0, help="Random seed of every fit, the folds and the weights' bootstrap."),
+    draws: Optional[int] = typer.Option(None, help="Draws per chain kept after warm-up (default: each spec's)."),
+    tune: Optional[int] = typer.Option(None, help="Warm-up sweeps per chain (default: each spec's)."),
+    chains: Optional[int] = typer.Option(None, help="Chains per fit (default: each spec's)."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="Fits run in parallel (default: number of cores)."),
+    folds: int = typer.Option(10, help="Folds of the K-fold CV that replaces unreliable PSIS-LOO (0: never)."),
+    max_bad_pareto: int = typer.Option(5, help="PSIS-LOO is replaced for models with more subjects than this with Pareto k > 0.7."),
+    loo_draws: int = typer.Option(1000, help="Draws on which recomputed pointwise terms are evaluated (Student-t fits, held-out subjects)."),
+    quiet: bool = typer.Option(False, "--quiet", help="Silence progress output."),
+) -> None:
+    """Compare numbers of subgroups and model variants (PSIS-LOO, stacking, K posterior, BIC/ICL)."""
+    from pss_bayes.compare import compare
+
+    data = _load(cohort, markers, covariates, batch, patient_label, control_label, drop_missing_covariates)
+    result = compare(data, [*_k_values(k), *(model or [])], base=base, seed=seed, draws=draws, tune=tune,
+                     chains=chains, n_jobs=jobs, folds=folds, max_bad_pareto=max_bad_pareto, loo_draws=loo_draws,
+                     cache_dir=out, progress=not quiet)
+    result.write(out, command=_invocation)
+    if not quiet:
+        console.print(result.verdict.replace("**", ""), highlight=False, markup=False)
+        console.print(f"Files written to {out}/")
+
+
+@app.command()
+def sensitivity(
+    cohort: Path = typer.Argument(..., help="Cohort file (CSV, TSV or Parquet)."),
+    out: Path = typer.Option(..., "--out", help="Folder for every variant's fit, the tables, summary.md and figures."),
+    markers: Optional[Path] = MARKERS_OPT,
+    covariates: Optional[str] = COVARIATES_OPT,
+    batch: Optional[str] = BATCH_OPT,
+    patient_label: str = PATIENT_OPT,
+    control_label: str = CONTROL_OPT,
+    drop_missing_covariates: bool = DROP_OPT,
+    grid: str = typer.Option("sensitivity", "--grid", help="Grid TOML file (e.g. models/sensitivity.toml) or a shipped grid name."),
+    model: Optional[str] = typer.Option(None, help="Reference model spec name or path (default: the grid's)."),
+    seed: Optional[int] = typer.Option(None, help="Grid seed (default: the grid's); each fit's seed derives from it and the variant's name."),
+    draws: Optional[int] = typer.Option(None, help="Draws per chain of every fit (default: the grid's, else the model's)."),
+    tune: Optional[int] = typer.Option(None, help="Warm-up sweeps per chain of every fit."),
+    chains: Optional[int] = typer.Option(None, help="Chains of every fit."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="Variants fitted in parallel with joblib (default: number of cores)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:8786): fit the variants on that cluster."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a killed or failed run in --out: finished variants are kept."),
+    quiet: bool = typer.Option(False, "--quiet", help="Silence progress output."),
+) -> None:
+    """Refit the cohort under a grid of variants and report how stable the subgroups are."""
+    from pss_bayes.sensitivity import run_sensitivity
+
+    data = _load(cohort, markers, covariates, batch, patient_label, control_label, drop_missing_covariates)
+    result = run_sensitivity(data, out, grid, model=model, seed=seed, draws=draws, tune=tune, chains=chains,
+                             n_jobs=jobs, scheduler=scheduler, resume=resume, progress=not quiet)
+    if not quiet:
+        console.print(result.summary, markup=False, highlight=False, soft_wrap=True)
+        console.print(f"Files written to {out}/")
+    failed = result.stability.query("status == 'failed'")["variant"].tolist()
+    if failed:
+        err_console.print(f"[bold red]WARNING:[/bold red] {len(failed)} variant(s) failed: {', '.join(failed)} "
+                          f"(errors in {out}/variants/NAME/ERROR.txt; rerun with --resume to retry them)",
+                          highlight=False)
+
+
 @app.command()
 def demo(
     out: Path = typer.Option(Path("demo_output"), "--out", help="Folder for every output of the demo."),
@@ -147,29 +234,44 @@ def demo(
     run_demo(out, seed=seed, quiet=quiet, console=console)
 
 
+@app.command()
+def report(
+    fit_dir: Path = typer.Argument(..., help="Fit directory written by `pss-bayes fit`."),
+    out: Path = typer.Option(..., "--out", help="HTML file to write (self-contained; opens offline)."),
+    comparison: Optional[Path] = typer.Option(None, help="Folder written by `pss-bayes compare`."),
+    sensitivity: Optional[Path] = typer.Option(None, help="Folder written by `pss-bayes sensitivity`."),
+    classifier: Optional[Path] = typer.Option(None, help="Classifier file written by `pss-bayes classify train`."),
+    quiet: bool = typer.Option(False, "--quiet", help="Silence progress output."),
+) -> None:
+    """Write a self-contained HTML report of a fit for clinicians."""
+    from pss_bayes.report import report_from_fit_dir
+
+    say = (lambda name: None) if quiet else (lambda name: console.print(f"  drawing {name}", highlight=False))
+    path = report_from_fit_dir(fit_dir, out, comparison=comparison, sensitivity=sensitivity,
+                               classifier=classifier, progress=say)
+    if not quiet:
+        console.print(f"Report written to {path}", highlight=False, soft_wrap=True)
+
+
 app.add_typer(classify_app, name="classify")
 
 
 def main(argv: Optional[list[str]] = None) -> None:
-    """Entry point of the ``pss-bayes`` console script."""
+    """Entry point of the ``pss-bayes`` console script.
+
+    Usage errors are reported by the command-line parser (exit status 2); a
+    :class:`PssBayesError` is printed as one message (exit status 2); success
+    returns normally so that the function can be called from Python.
+    """
     _invocation[:] = ["pss-bayes", *(sys.argv[1:] if argv is None else argv)]
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="pss-bayes")
     except PssBayesError as exc:
         err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except (typer.Abort, KeyboardInterrupt):
-        err_console.print("aborted")
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -93,7 +93,7 @@ class PriorSpec:
 class SamplerSpec:
     """Default sampler settings (the CLI can override draws, tune and chains)."""
 
-    draws: int = 1000
+    draws: int = 1500
     tune: int = 1000
     chains: int = 4
     thin: int = 1

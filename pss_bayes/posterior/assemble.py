@@ -64,6 +64,7 @@ def build_inference_data(traces: dict[str, np.ndarray], data: ModelData, labels:
             "component_weight": (cd + ("component",), np.exp(traces["log_weights"])),
             "component_count": (cd + ("component",), traces["counts"]),
             "component_effect": (cd + ("component", "biomarker"), traces["delta"]),
+            "component_module_effect": (cd + ("component", "module"), theta),
             "weight": (cd + ("subgroup",), _renormalised(labels.gather(np.exp(traces["log_weights"]), 2))),
             "effect": (cd + ("subgroup", "biomarker"), labels.gather(traces["delta"], 2)),
             "module_effect": (cd + ("subgroup", "module"), labels.gather(theta, 2)),

@@ -1,0 +1,127 @@
+"""The joint log-density of the control-referenced mixture, in numpy.
+
+An independent transcription of :func:`pss_bayes.model.pymc_model.build_model`'s
+density, used to check the PyMC model (and through it the Gibbs engine's
+conditionals). Parameters are given as in the PyMC model's untransformed space:
+variances, ``tau2`` and ``concentration`` as positive numbers, ``weights`` on the
+simplex and ``eta`` the standard-normal non-centred effects. Subgroup labels are
+summed out; activities are explicit.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+from scipy import stats
+from scipy.special import gammaln, logsumexp
+
+from pss_bayes.model.design import ModelData
+from pss_bayes.model.spec import ModelSpec
+
+
+def subgroup_effects(data: ModelData, params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``delta = theta[:, module] + sqrt(tau2)[module] * eta`` (components x biomarkers)."""
+    return params["theta"][:, data.module] + np.sqrt(params["tau2"])[data.module] * params["eta"]
+
+
+def linear_predictor(data: ModelData, params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Subjects x biomarkers predictor without the subgroup effect (activities included)."""
+    eta0 = np.zeros(data.y.shape) + params["baseline"]
+    if data.covariates.shape[1]:
+        eta0 += data.covariates @ params["covariate_effect"].T
+    if data.n_batches:
+        eta0 += params["batch_effect"].T[data.batch]
+    loaded = np.flatnonzero(data.activity >= 0)
+    if loaded.size:
+        eta0[:, loaded] += params["activity"][:, data.activity[loaded]] * params["loading"]
+    return eta0
+
+
+def pointwise_log_likelihood(data: ModelData, spec: ModelSpec, params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Log-likelihood of each subject's observed entries, labels summed out.
+
+    Parameters
+    ----------
+    data
+        Prepared model inputs.
+    spec
+        Model specification.
+    params
+        Parameter values by PyMC variable name (untransformed).
+
+    Returns
+    -------
+    numpy.ndarray
+        (n_subjects,): ``logsumexp_k(log w_k + sum_j log p(y_ij | k))`` for patients,
+        ``sum_j log p(y_ij | no subgroup effect)`` for controls, given the activities.
+    """
+    continuous = ~data.is_binary
+    mu = linear_predictor(data, params)[:, None, :] + data.is_patient[:, None, None] * subgroup_effects(data, params)
+    y = data.y[:, None, :]
+    terms = np.zeros(mu.shape)
+    if continuous.any():
+        sigma = np.sqrt(params["sigma2"])
+        loc, val = mu[..., continuous], y[..., continuous]
+        if spec.likelihood.family == "student_t":
+            terms[..., continuous] = stats.t.logpdf(val, spec.likelihood.df, loc=loc, scale=sigma)
+        else:
+            terms[..., continuous] = stats.norm.logpdf(val, loc=loc, scale=sigma)
+    if data.is_binary.any():
+        logit = mu[..., data.is_binary]
+        terms[..., data.is_binary] = y[..., data.is_binary] * logit - np.logaddexp(0.0, logit)
+    component = np.where(data.observed[:, None, :], terms, 0.0).sum(-1)          # (n, K)
+    mixture = logsumexp(component + np.log(params["weights"]), axis=1)
+    return np.where(data.is_patient, mixture, component[:, 0])
+
+
+def log_prior(data: ModelData, spec: ModelSpec, params: Mapping[str, np.ndarray]) -> float:
+    """Sum of the prior log-densities of every free parameter (see :func:`joint_log_density`)."""
+    p, mix = spec.priors, spec.mixture
+    total = stats.norm.logpdf(params["baseline"], 0.0,
+                              np.where(data.is_binary, p.binary_baseline_sd, p.baseline_sd)).sum()
+    if data.covariates.shape[1]:
+        total += stats.norm.logpdf(params["covariate_effect"], 0.0, p.covariate_sd).sum()
+    if data.n_batches:
+        total += stats.norm.logpdf(params["batch_effect"], 0.0, p.batch_sd).sum()
+    if (data.activity >= 0).any():
+        total += stats.norm.logpdf(params["loading"], 0.0, spec.covariation.loading_sd).sum()
+        total += stats.norm.logpdf(params["activity"]).sum()
+    if (~data.is_binary).any():
+        total += stats.invgamma.logpdf(params["sigma2"], p.noise_shape, scale=p.noise_scale).sum()
+    total += stats.norm.logpdf(params["theta"], 0.0, p.module_effect_sd).sum()
+    total += stats.invgamma.logpdf(params["tau2"], p.pooling_shape, scale=p.pooling_scale).sum()
+    total += stats.norm.logpdf(params["eta"]).sum()
+    K = mix.n_components
+    if mix.sparse:
+        alpha = float(params["concentration"])
+        total += stats.gamma.logpdf(alpha, mix.e0_shape, scale=1.0 / (mix.e0_rate_per_k * mix.k_max))
+    else:
+        alpha = mix.fixed_concentration
+    total += gammaln(K * alpha) - K * gammaln(alpha) + (alpha - 1.0) * np.log(params["weights"]).sum()
+    return float(total)
+
+
+def joint_log_density(data: ModelData, spec: ModelSpec, params: Mapping[str, np.ndarray]) -> float:
+    """Joint log-density of parameters and data, labels summed out, activities explicit.
+
+    Parameters
+    ----------
+    data
+        Prepared model inputs.
+    spec
+        Model specification.
+    params
+        Untransformed values by PyMC variable name: ``baseline`` (J,),
+        ``covariate_effect`` (J, P) and ``batch_effect`` (J, C) where present,
+        ``sigma2`` (continuous markers), ``loading`` (markers with an activity
+        factor) and ``activity`` (n, F) where present, ``theta`` (K, M), ``tau2``
+        (M,), ``eta`` (K, J), ``concentration`` (sparse mixture only) and
+        ``weights`` (K,, on the simplex).
+
+    Returns
+    -------
+    float
+        Log prior plus log-likelihood, with every normalising constant.
+    """
+    return log_prior(data, spec, params) + float(pointwise_log_likelihood(data, spec, params).sum())

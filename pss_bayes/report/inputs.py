@@ -1,0 +1,171 @@
+"""Readers for the optional inputs of the report: model comparison, sensitivity analysis, classifier.
+
+Each reader checks only what the report needs, so that the files written by
+``pss-bayes compare``, ``pss-bayes sensitivity`` and ``pss-bayes classify
+train`` render whatever else they carry; problems raise
+:class:`~pss_bayes.errors.ResultFileError` naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pss_bayes.errors import ResultFileError
+
+#: Columns of comparison.csv, in the order shown.
+COMPARISON_COLUMNS = ("model", "k", "elpd_loo", "se", "elpd_diff", "dse", "p_loo", "n_pareto_k_bad",
+                      "stacking_weight", "pseudo_bma_weight", "bic", "icl", "method")
+#: Columns of stability.csv, in the order shown.
+STABILITY_COLUMNS = ("variant", "status", "k_mode", "ari_vs_reference", "n_changed", "max_membership_change")
+_PREDICTED = ("predicted", "mean_predicted", "prob_pred", "confidence")
+_OBSERVED = ("observed", "fraction_positive", "prob_true", "accuracy")
+_COUNT = ("count", "counts", "n")
+_LABEL = ("label", "subgroup", "class", "name")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """comparison.csv (documented columns, in order) and comparison.md (if present)."""
+
+    table: pd.DataFrame
+    text: str | None
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """stability.csv (documented columns, in order) and summary.md (if present)."""
+
+    table: pd.DataFrame
+    text: str | None
+
+
+@dataclass(frozen=True)
+class CalibrationCurve:
+    """One reliability curve: mean predicted probability and observed frequency per bin."""
+
+    label: str
+    predicted: np.ndarray
+    observed: np.ndarray
+    count: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """The generic parts of a classifier file: its panel, calibration curves and scalar facts."""
+
+    source: str
+    panel: tuple[str, ...]
+    curves: tuple[CalibrationCurve, ...]
+    calibration_unreadable: bool
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def _folder(path: str | Path, what: str, command: str) -> Path:
+    path = Path(path)
+    if not path.is_dir():
+        raise ResultFileError(f"{what} folder '{path}' does not exist (write one with `{command} --out DIR`)")
+    return path
+
+
+def _csv(path: Path, key: str, columns: tuple[str, ...], command: str) -> pd.DataFrame:
+    if not path.is_file():
+        raise ResultFileError(f"'{path}' is missing (write it with `{command} --out {path.parent}`)")
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ResultFileError(f"'{path}' is not a readable CSV file ({exc})") from exc
+    if key not in frame.columns:
+        raise ResultFileError(f"'{path}' has no column '{key}' (columns: {', '.join(map(str, frame.columns))}); "
+                              f"was it written by `{command}`?")
+    return frame[[c for c in columns if c in frame.columns]]
+
+
+def _text(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+
+
+def read_comparison(folder: str | Path) -> Comparison:
+    """Read the folder written by ``pss-bayes compare`` (comparison.csv, optional comparison.md)."""
+    folder = _folder(folder, "comparison", "pss-bayes compare")
+    table = _csv(folder / "comparison.csv", "model", COMPARISON_COLUMNS, "pss-bayes compare")
+    return Comparison(table=table, text=_text(folder / "comparison.md"))
+
+
+def read_sensitivity(folder: str | Path) -> Sensitivity:
+    """Read the folder written by ``pss-bayes sensitivity`` (stability.csv, optional summary.md)."""
+    folder = _folder(folder, "sensitivity", "pss-bayes sensitivity")
+    table = _csv(folder / "stability.csv", "variant", STABILITY_COLUMNS, "pss-bayes sensitivity")
+    return Sensitivity(table=table, text=_text(folder / "summary.md"))
+
+
+def _first(mapping: dict, keys: tuple[str, ...]) -> Any:
+    return next((mapping[k] for k in keys if k in mapping), None)
+
+
+def _curve(label: str, entry: Any) -> CalibrationCurve | None:
+    if not isinstance(entry, dict):
+        return None
+    predicted, observed, count = (_first(entry, keys) for keys in (_PREDICTED, _OBSERVED, _COUNT))
+    try:
+        x = np.asarray(predicted, dtype=float)
+        y = np.asarray(observed, dtype=float)
+        n = None if count is None else np.asarray(count, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    if x.ndim != 1 or x.shape != y.shape or x.size == 0 or (n is not None and n.shape != x.shape):
+        return None
+    return CalibrationCurve(label=str(_first(entry, _LABEL) or label), predicted=x, observed=y, count=n)
+
+
+def calibration_curves(data: Any) -> tuple[tuple[CalibrationCurve, ...], bool]:
+    """Reliability curves from a classifier's ``calibration`` entry, read defensively.
+
+    Accepted: one curve (a mapping with predicted/observed lists, e.g.
+    ``{"predicted": [...], "observed": [...], "count": [...]}``; ``mean_predicted``
+    / ``prob_pred`` and ``fraction_positive`` / ``prob_true`` are synonyms), a
+    mapping of label to curve, or a list of curves with a ``label``.
+
+    Returns
+    -------
+    curves, unreadable
+        The curves found, and whether something was there that could not be read.
+    """
+    if data is None:
+        return (), False
+    if isinstance(data, dict) and _first(data, _PREDICTED) is not None:
+        single = _curve("all", data)
+        return ((single,), False) if single else ((), True)
+    if isinstance(data, dict):
+        entries = list(data.items())
+    elif isinstance(data, list):
+        entries = [(str(i + 1), e) for i, e in enumerate(data)]
+    else:
+        return (), True
+    curves = [c for c in (_curve(str(label), e) for label, e in entries) if c is not None]
+    return tuple(curves), len(curves) < len(entries) or not curves
+
+
+def read_classifier(path: str | Path) -> Classifier:
+    """Read the generic keys of a classifier file (``panel``, ``calibration``, scalar entries)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ResultFileError(f"classifier file '{path}' does not exist "
+                              "(write one with `pss-bayes classify train FIT_DIR --out model.json`)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultFileError(f"classifier file '{path}' is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ResultFileError(f"classifier file '{path}' should hold a JSON object, not {type(data).__name__}")
+    panel = data.get("panel")
+    panel = tuple(str(p) for p in panel) if isinstance(panel, list) else ()
+    curves, unreadable = calibration_curves(data.get("calibration"))
+    facts = {k: v for k, v in data.items()
+             if k not in {"panel", "calibration"} and isinstance(v, (str, int, float, bool))}
+    return Classifier(source=str(path), panel=panel, curves=curves, calibration_unreadable=unreadable, facts=facts)

@@ -1,0 +1,85 @@
+"""`pss-bayes report` end to end on the shared tiny fit: sections, self-containment, errors."""
+
+import base64
+import re
+
+import pytest
+
+from pss_bayes.cli import main
+
+CORE_SECTIONS = ("cohort", "subgroups", "membership", "effects", "diagnostics")
+CORE_FIGURES = ("fig-k", "fig-membership", "fig-module-forest", "fig-signature", "fig-biomarker-forest")
+
+
+def test_report_has_every_section_and_figure(full_report, tiny_fit):
+    html = full_report.read_text()
+    for anchor in (*CORE_SECTIONS, "comparison", "sensitivity", "classifier"):
+        assert f'<section id="{anchor}">' in html
+    for figure_id in (*CORE_FIGURES, "fig-comparison", "fig-sensitivity", "fig-calibration"):
+        assert re.search(f'<figure id="{figure_id}"><img src="data:image/png;base64,', html)
+    assert ('id="not-converged"' in html) == (not tiny_fit.diagnostics().converged)
+    assert "Model comparison" in html and "<strong>default</strong>" in html     # comparison.md rendered
+    assert "not converged" in html                                              # stability status shown
+    assert "not in this fit" in html and "interferon" in html                  # panel mapped to modules
+    assert "0.912" in html                                                      # classifier scalar facts
+
+
+def test_report_is_self_contained(full_report):
+    html = full_report.read_text()
+    assert "<script" not in html.lower() and "<link" not in html.lower()
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    sources = re.findall(r'<img src="([^"]+)"', html)
+    assert len(sources) == len(CORE_FIGURES) + 3
+    for source in sources:
+        assert source.startswith("data:image/png;base64,")
+        assert base64.b64decode(source.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_without_optional_inputs(fit_dir, tmp_path, capsys):
+    out = tmp_path / "sub" / "report.html"
+    main(["report", str(fit_dir), "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert "drawing membership figure" in printed and f"Report written to {out}" in printed
+    html = out.read_text()
+    assert re.findall(r'<section id="([^"]+)"', html) == list(CORE_SECTIONS)
+    assert "Model comparison" not in html
+
+
+def _missing_folder(tmp_path):
+    return tmp_path / "nowhere"
+
+
+def _comparison_without_model(tmp_path):
+    (tmp_path / "comparison.csv").write_text("k,elpd_loo\n2,-10\n")
+    return tmp_path
+
+
+def _empty_folder(tmp_path):
+    return tmp_path
+
+
+def _bad_json(tmp_path):
+    path = tmp_path / "model.json"
+    path.write_text("{not json")
+    return path
+
+
+@pytest.mark.parametrize(("option", "make", "message"), [
+    ("--comparison", _missing_folder, "comparison folder .* does not exist"),
+    ("--comparison", _comparison_without_model, "has no column 'model'"),
+    ("--sensitivity", _empty_folder, "stability.csv' is missing"),
+    ("--classifier", _bad_json, "not valid JSON"),
+])
+def test_report_input_errors(fit_dir, tmp_path, capsys, option, make, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(fit_dir), option, str(make(tmp_path)), "--out", str(tmp_path / "r.html")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err.replace("\n", "")) and "Traceback" not in err
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_report_of_a_folder_that_is_not_a_fit(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["report", str(tmp_path), "--out", str(tmp_path / "r.html")])
+    assert "is not a fit directory" in capsys.readouterr().err

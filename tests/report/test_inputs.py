@@ -1,0 +1,57 @@
+"""Readers of the optional report inputs: documented columns, defensive classifier parsing, errors."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from pss_bayes.errors import ResultFileError
+from pss_bayes.report.inputs import calibration_curves, read_classifier, read_comparison, read_sensitivity
+
+
+def test_comparison_keeps_documented_columns_in_order(tmp_path):
+    pd.DataFrame({"extra": [1], "elpd_loo": [-3.0], "model": ["default"], "k": [2]}).to_csv(
+        tmp_path / "comparison.csv", index=False)
+    comparison = read_comparison(tmp_path)
+    assert list(comparison.table.columns) == ["model", "k", "elpd_loo"] and comparison.text is None
+
+
+def test_sensitivity_reads_summary(tmp_path):
+    pd.DataFrame({"variant": ["a"], "status": ["ok"]}).to_csv(tmp_path / "stability.csv", index=False)
+    (tmp_path / "summary.md").write_text("stable")
+    sensitivity = read_sensitivity(tmp_path)
+    assert sensitivity.text == "stable" and list(sensitivity.table.columns) == ["variant", "status"]
+
+
+@pytest.mark.parametrize(("data", "labels", "unreadable"), [
+    (None, [], False),
+    ({"prob_pred": [0.2, 0.8], "prob_true": [0.25, 0.7]}, ["all"], False),
+    ({"1": {"predicted": [0.5], "observed": [0.4]}, "2": "oops"}, ["1"], True),
+    ([{"label": "a", "confidence": [0.3], "accuracy": [0.35]}], ["a"], False),
+    ({"predicted": [0.1, 0.2], "observed": [0.1]}, [], True),
+    ("not a curve", [], True),
+])
+def test_calibration_curves_are_read_defensively(data, labels, unreadable):
+    curves, bad = calibration_curves(data)
+    assert [c.label for c in curves] == labels and bad is unreadable
+    for curve in curves:
+        assert curve.predicted.shape == curve.observed.shape
+
+
+def test_classifier_generic_keys(tmp_path):
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps({"panel": "IFI27", "accuracy": 0.9, "nested": {"a": 1}}))
+    classifier = read_classifier(path)
+    assert classifier.panel == () and classifier.curves == () and not classifier.calibration_unreadable
+    assert classifier.facts == {"accuracy": 0.9}
+    path.write_text(json.dumps([1, 2]))
+    with pytest.raises(ResultFileError, match="should hold a JSON object"):
+        read_classifier(path)
+    with pytest.raises(ResultFileError, match="classify train"):
+        read_classifier(tmp_path / "missing.json")
+
+
+def test_unreadable_csv(tmp_path):
+    (tmp_path / "stability.csv").write_bytes(b"")
+    with pytest.raises(ResultFileError, match="not a readable CSV"):
+        read_sensitivity(tmp_path)

@@ -1,0 +1,65 @@
+"""Kill a running `pss-bayes sensitivity`, resume it, and get the uninterrupted run's tables."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pss_bayes.cli import main
+from pss_bayes.sensitivity.store import DONE, MANIFEST
+from tests.sensitivity.conftest import NAMES, OUTPUTS
+
+
+def _args(cohort_dir, out, *extra):
+    return ["sensitivity", str(cohort_dir / "cohort.csv"), "--markers", str(cohort_dir / "markers.csv"),
+            "--covariates", "age,sex", "--batch", "centre", "--grid", str(cohort_dir / "grid.toml"),
+            "--out", str(out), "--quiet", *extra]
+
+
+def _done(out):
+    return sorted(p.parent.name for p in out.glob(f"variants/*/{DONE}"))
+
+
+def test_killed_run_resumes_without_recomputing(cohort_dir, small_run, tmp_path):
+    uninterrupted, _ = small_run
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "pss_bayes.cli", *_args(cohort_dir, out, "--jobs", "2")]
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    try:
+        while len(_done(out)) < 2:
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < deadline, "no variant finished in time"
+            time.sleep(0.02)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)      # the run and its joblib workers
+        process.wait()
+    finished = _done(out)
+    assert 2 <= len(finished) < len(NAMES), "the run should be killed part-way"
+    assert not (out / "stability.csv").exists()
+    stamps = {n: (out / "variants" / n / "membership.csv").stat().st_mtime_ns for n in finished}
+
+    main(_args(cohort_dir, out, "--jobs", "1", "--resume"))
+    run = json.loads((out / MANIFEST).read_text())["runs"][-1]
+    assert sorted(run["skipped"]) == finished
+    assert sorted(run["computed"]) == sorted(set(NAMES) - set(finished))
+    assert {n: (out / "variants" / n / "membership.csv").stat().st_mtime_ns for n in finished} == stamps
+    for name in OUTPUTS:
+        assert (out / name).read_bytes() == (uninterrupted / name).read_bytes(), name
+
+
+def test_cli_reports_user_errors(cohort_dir, tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / MANIFEST).write_text("{}")
+    with pytest.raises(SystemExit) as exit_info:
+        main(_args(cohort_dir, tmp_path / "out"))
+    assert exit_info.value.code == 2
+    assert "rerun with --resume" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(_args(cohort_dir, tmp_path / "other", "--grid", "nope"))
+    assert exit_info.value.code == 2 and "no sensitivity grid named 'nope'" in capsys.readouterr().err
