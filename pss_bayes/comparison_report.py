@@ -102,8 +102,11 @@ def _posterior_sentence(k_table: pd.DataFrame, choice: dict[str, int]) -> str:
         moved = "and the data barely moved it: here the K posterior mostly restates the prior"
     else:
         moved = f"and the data {'raised' if after > before else 'lowered'} that probability to {after:.2f}"
+    runner = row["posterior"].drop(index=mode)
+    close = (f"; K = {int(runner.idxmax())} is close behind with {runner.max():.2f}"
+             if len(runner) and runner.max() >= 0.2 else "")
     return (f"The sparse mixture's posterior over the number of non-empty subgroups has its mode at K = {mode} "
-            f"(probability {after:.2f}); its prior gave K = {mode} probability {before:.2f} and favoured "
+            f"(probability {after:.2f}{close}); its prior gave K = {mode} probability {before:.2f} and favoured "
             f"K = {prior_mode} ({row.loc[prior_mode, 'prior']:.2f}), {moved}.")
 
 
