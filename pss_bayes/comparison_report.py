@@ -10,10 +10,13 @@ disagree; then how the model variants compare, and which rows need caution
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def clarity(diff: float, dse: float) -> str:
@@ -225,7 +228,7 @@ def comparison_markdown(table: pd.DataFrame, k_table: pd.DataFrame, verdict: str
                          f"Settings: {run}.", ""])
 
 
-def comparison_figure(table: pd.DataFrame, k_table: pd.DataFrame):
+def comparison_figure(table: pd.DataFrame, k_table: pd.DataFrame) -> Figure:
     """Three panels: elpd ± SE of the fixed-K fits over K (other models as horizontal lines); their
     elpd difference to the best K ± SE of the difference; the sparse mixture's posterior over K
     against its prior. Returns a matplotlib Figure."""
