@@ -25,7 +25,7 @@ import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import arviz as az
 import numpy as np
@@ -39,6 +39,9 @@ from pss_bayes.data.cohort import Cohort
 from pss_bayes.errors import SpecError
 from pss_bayes.model.spec import ModelSpec, load_spec
 from pss_bayes.result import FitResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Columns of :attr:`Comparison.table`, in order.
 TABLE_COLUMNS = ("model", "k", "role", "family", "covariation", "elpd_loo", "se", "elpd_diff", "dse", "p_loo",
@@ -102,7 +105,7 @@ class Comparison:
     settings: dict[str, Any] = field(default_factory=dict)
     fit_files: dict[str, Path] = field(default_factory=dict)
 
-    def figure(self):
+    def figure(self) -> Figure:
         """elpd ± SE over K, the difference to the best K ± its SE, and the posterior over K against
         its prior (a matplotlib Figure)."""
         return comparison_figure(self.table, self.k_table)

@@ -35,7 +35,17 @@ PARETO_K_BAD = 0.7
 
 @dataclass(frozen=True)
 class FitSettings:
-    """Sampler settings shared by every fit of a comparison (``None``: the spec's own)."""
+    """Settings shared by every fit of a comparison.
+
+    Attributes
+    ----------
+    seed
+        Seed of every fit.
+    draws, tune, chains
+        Sampler settings (``None``: each spec's own).
+    max_draws
+        Draws (in all chains) on which recomputed pointwise terms are evaluated.
+    """
 
     seed: int = 0
     draws: int | None = None

@@ -32,7 +32,7 @@ import xarray as xr
 from scipy.special import gammaln, logsumexp
 
 from pss_bayes.data.cohort import Cohort
-from pss_bayes.model.design import prepare
+from pss_bayes.model.design import ModelData, prepare
 from pss_bayes.model.gibbs import LOG_2PI, component_loglik
 from pss_bayes.result import FitResult
 
@@ -71,8 +71,9 @@ def _draw_arrays(result: FitResult, draws: np.ndarray) -> dict[str, np.ndarray]:
             "sigma": np.nan_to_num(flat("sigma"), nan=1.0), "loading": flat("loading")}
 
 
-def _design_rows(result: FitResult, cohort: Cohort):
-    """Model inputs of ``cohort``'s subjects on the fit's scale and covariate encoding."""
+def _design_rows(result: FitResult, cohort: Cohort) -> tuple[ModelData, np.ndarray]:
+    """Model inputs of ``cohort``'s subjects on the fit's scale and covariate encoding, and their
+    design matrix of intercept, covariates and the fit's centre indicators."""
     data, _, _ = prepare(cohort, result.spec, scaling=result.scaling, design=result.design)
     fit_levels = [str(b) for b in result.idata.posterior.coords["batch"].to_numpy()]
     batch = np.zeros((data.n_subjects, len(fit_levels)))

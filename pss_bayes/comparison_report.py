@@ -10,10 +10,13 @@ disagree; then how the model variants compare, and which rows need caution
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def clarity(diff: float, dse: float) -> str:
@@ -102,8 +105,11 @@ def _posterior_sentence(k_table: pd.DataFrame, choice: dict[str, int]) -> str:
         moved = "and the data barely moved it: here the K posterior mostly restates the prior"
     else:
         moved = f"and the data {'raised' if after > before else 'lowered'} that probability to {after:.2f}"
+    runner = row["posterior"].drop(index=mode)
+    close = (f"; K = {int(runner.idxmax())} is close behind with {runner.max():.2f}"
+             if len(runner) and runner.max() >= 0.2 else "")
     return (f"The sparse mixture's posterior over the number of non-empty subgroups has its mode at K = {mode} "
-            f"(probability {after:.2f}); its prior gave K = {mode} probability {before:.2f} and favoured "
+            f"(probability {after:.2f}{close}); its prior gave K = {mode} probability {before:.2f} and favoured "
             f"K = {prior_mode} ({row.loc[prior_mode, 'prior']:.2f}), {moved}.")
 
 
@@ -222,7 +228,7 @@ def comparison_markdown(table: pd.DataFrame, k_table: pd.DataFrame, verdict: str
                          f"Settings: {run}.", ""])
 
 
-def comparison_figure(table: pd.DataFrame, k_table: pd.DataFrame):
+def comparison_figure(table: pd.DataFrame, k_table: pd.DataFrame) -> Figure:
     """Three panels: elpd ± SE of the fixed-K fits over K (other models as horizontal lines); their
     elpd difference to the best K ± SE of the difference; the sparse mixture's posterior over K
     against its prior. Returns a matplotlib Figure."""

@@ -1,7 +1,6 @@
 """The per-subject marginal log-likelihood recomputed from posterior draws."""
 
 import numpy as np
-import pytest
 from scipy.special import logsumexp
 from scipy.stats import t as student_t
 

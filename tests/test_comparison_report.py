@@ -77,7 +77,9 @@ def test_one_standard_error_rule_prefers_the_smaller_k():
 
 @pytest.mark.parametrize("posterior, words", [([0.6, 0.3, 0.1, 0, 0], "the data barely moved it"),
                                               ([0.9, 0.1, 0, 0, 0], "the data raised that probability to 0.90"),
-                                              ([0.0, 0.1, 0.9, 0, 0], "so the data moved it there")])
+                                              ([0.0, 0.1, 0.9, 0, 0], "so the data moved it there"),
+                                              ([0.0, 0.0, 0.5, 0.45, 0.05], "(probability 0.50; K = 4 is close "
+                                                                            "behind with 0.45)")])
 def test_how_far_the_data_moved_the_k_posterior(posterior, words):
     frame = k_table(diff=[0.0, 5.0, 9.0, 12.0, 15.0], dse=[0.0, 2.0, 3.0, 4.0, 5.0],
                     weights=[0.9, 0.1, 0.0, 0.0, 0.0], posterior=posterior)

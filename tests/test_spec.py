@@ -8,10 +8,12 @@ from pss_bayes.model.spec import ModelSpec, available_specs, load_spec
 
 def test_shipped_specs_load_by_name():
     names = available_specs()
-    assert {"default", "normal", "diagonal"} <= set(names)
+    assert {"default", "normal", "diagonal", "plain"} <= set(names)
     assert load_spec("normal").likelihood.family == "normal"
     assert load_spec("default").likelihood.family == "student_t"
     assert load_spec("diagonal").covariation.enabled is False
+    plain = load_spec("plain")
+    assert plain.likelihood.family == "normal" and plain.covariation.enabled is False
     default = load_spec("default")
     for section in ("mixture", "likelihood", "covariation", "priors", "sampler"):
         assert getattr(default, section) == getattr(ModelSpec(), section)
