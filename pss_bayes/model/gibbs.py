@@ -60,6 +60,7 @@ class Layout:
     """Fixed matrices derived once from the data and spec."""
 
     base_design: np.ndarray     # (n, F) intercept, covariates, batch indicators
+    base_outer: np.ndarray      # (n, F * F) row-wise outer products of base_design
     fixed_prior_prec: np.ndarray  # (J, F)
     activity_map: np.ndarray    # (J, F_act) indicator of the factor each marker loads on
     has_activity: np.ndarray    # (J,)
@@ -85,7 +86,8 @@ def make_layout(data: ModelData, spec: ModelSpec) -> Layout:
     has = data.activity >= 0
     activity_map[np.flatnonzero(has), data.activity[has]] = 1.0
     members = (data.module[None, :] == np.arange(data.n_modules)[:, None]).astype(float)
-    return Layout(base_design, prec, activity_map, has, np.flatnonzero(data.is_patient),
+    base_outer = (base_design[:, :, None] * base_design[:, None, :]).reshape(n, -1)
+    return Layout(base_design, base_outer, prec, activity_map, has, np.flatnonzero(data.is_patient),
                   ~data.is_binary, members, spec.mixture.n_components)
 
 
@@ -331,8 +333,15 @@ class GibbsSampler:
         act_col = s.activity @ lay.activity_map.T if d.n_activity else np.zeros((n, J))
         common = np.concatenate([lay.base_design, onehot], axis=1)          # (n, F + K)
         q = F + K
-        prec = np.empty((J, q + 1, q + 1))
-        prec[:, :q, :q] = (weight.T @ (common[:, :, None] * common[:, None, :]).reshape(n, -1)).reshape(J, q, q)
+        prec = np.zeros((J, q + 1, q + 1))
+        prec[:, :F, :F] = (weight.T @ lay.base_outer).reshape(J, F, F)
+        rows = lay.patients
+        weighted_base = (weight[rows, :, None] * lay.base_design[rows, None, :]).reshape(len(rows), J * F)
+        base_by_group = (onehot[rows].T @ weighted_base).reshape(K, J, F).transpose(1, 2, 0)   # (J, F, K)
+        prec[:, :F, F:q] = base_by_group
+        prec[:, F:q, :F] = base_by_group.transpose(0, 2, 1)
+        group = np.arange(F, q)
+        prec[:, group, group] = (onehot[rows].T @ weight[rows]).T
         cross = (weight * act_col).T @ common
         prec[:, :q, q] = cross
         prec[:, q, :q] = cross
