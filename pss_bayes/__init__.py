@@ -2,20 +2,58 @@
 
 __version__ = "0.1.0"
 
-from pss_bayes.data.cohort import Cohort, MarkerTable  # noqa: E402
-from pss_bayes.data.io import cohort_from_frame, load_cohort, read_table, write_cohort, write_markers  # noqa: E402
-from pss_bayes.data.scaling import ControlScaling  # noqa: E402
-from pss_bayes.data.simulate import SimulatedCohort, SimulationSettings, simulate_cohort  # noqa: E402
-from pss_bayes.data.summary import CohortSummary  # noqa: E402
-from pss_bayes.errors import (CohortError, NotFittedError, PssBayesError, ResultFileError,  # noqa: E402
-                              SimulationError, SpecError)
-from pss_bayes.model.spec import ModelSpec, available_specs, load_spec  # noqa: E402
-from pss_bayes.inference import fit  # noqa: E402
-from pss_bayes.result import FitResult  # noqa: E402
-from pss_bayes.fit_dir import load_fit_dir, write_fit_dir  # noqa: E402
-from pss_bayes.compare import Comparison, compare  # noqa: E402
-from pss_bayes.sensitivity import SensitivityGrid, SensitivityResult, load_grid, run_sensitivity  # noqa: E402
-from pss_bayes.classify import SubgroupClassifier  # noqa: E402
+from importlib import import_module
+from typing import Any
+
+# Public names and the module each lives in. They are imported on first use, so that light
+# entry points (reading a cohort, applying a saved classifier) do not pay for PyMC and ArviZ.
+_EXPORTS = {
+    "Cohort": "pss_bayes.data.cohort",
+    "CohortError": "pss_bayes.errors",
+    "CohortSummary": "pss_bayes.data.summary",
+    "Comparison": "pss_bayes.compare",
+    "ControlScaling": "pss_bayes.data.scaling",
+    "FitResult": "pss_bayes.result",
+    "MarkerTable": "pss_bayes.data.cohort",
+    "ModelSpec": "pss_bayes.model.spec",
+    "NotFittedError": "pss_bayes.errors",
+    "PssBayesError": "pss_bayes.errors",
+    "ResultFileError": "pss_bayes.errors",
+    "SensitivityGrid": "pss_bayes.sensitivity",
+    "SensitivityResult": "pss_bayes.sensitivity",
+    "SimulatedCohort": "pss_bayes.data.simulate",
+    "SimulationError": "pss_bayes.errors",
+    "SimulationSettings": "pss_bayes.data.simulate",
+    "SpecError": "pss_bayes.errors",
+    "SubgroupClassifier": "pss_bayes.classify",
+    "available_specs": "pss_bayes.model.spec",
+    "cohort_from_frame": "pss_bayes.data.io",
+    "compare": "pss_bayes.compare",
+    "fit": "pss_bayes.inference",
+    "load_cohort": "pss_bayes.data.io",
+    "load_fit_dir": "pss_bayes.fit_dir",
+    "load_grid": "pss_bayes.sensitivity",
+    "load_spec": "pss_bayes.model.spec",
+    "read_table": "pss_bayes.data.io",
+    "run_sensitivity": "pss_bayes.sensitivity",
+    "simulate_cohort": "pss_bayes.data.simulate",
+    "write_cohort": "pss_bayes.data.io",
+    "write_fit_dir": "pss_bayes.fit_dir",
+    "write_markers": "pss_bayes.data.io",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'pss_bayes' has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "Cohort",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -25,7 +25,9 @@ from sklearn.utils.validation import validate_data
 from pss_bayes.data.scaling import ControlScaling
 from pss_bayes.errors import ClassifierError
 from pss_bayes.posterior.summaries import kept_draws
-from pss_bayes.result import FitResult
+
+if TYPE_CHECKING:  # the fitting stack (ArviZ) is imported only when training on a fit
+    from pss_bayes.result import FitResult
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,6 +144,7 @@ def training_data(estimator: BaseEstimator, X: Any, y: Any, patients: Sequence[s
     is set in every case.
     """
     from pss_bayes.fit_dir import load_fit_dir
+    from pss_bayes.result import FitResult
 
     if isinstance(X, (str, Path)):
         X = load_fit_dir(X)
