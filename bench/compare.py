@@ -19,7 +19,7 @@ the best) and ``posterior`` is the true K.
 
 Run::
 
-    python bench/compare.py                      # 5 presets x 3 seeds, 300 + 300 sweeps x 2 chains per fit
+    python bench/compare.py                      # 5 presets x 3 seeds, 500 + 500 sweeps x 2 chains per fit
     python bench/compare.py --quick              # one preset, one seed, 100 + 100 sweeps
     python bench/compare.py --presets one_subgroup k2 --seeds 0 1 2 3 4 --out bench/results/compare.csv
 """
@@ -38,7 +38,7 @@ from pss_bayes.comparison_report import k_choices
 PRESETS = ("one_subgroup", "k2", "k3", "default", "k5")
 DEFAULT_SEEDS = (0, 1, 2)
 K_RANGE = range(1, 7)
-SAMPLER = {"draws": 300, "tune": 300, "chains": 2}
+SAMPLER = {"draws": 500, "tune": 500, "chains": 2}
 QUICK_SAMPLER = {"draws": 100, "tune": 100, "chains": 2}
 COLUMNS = ("preset", "seed", "true_k", "loo_best", "loo", "stacking", "true_within_se", "posterior", "p_true",
            "bic", "icl", "bad_pareto", "passes", "wall_s", "verdict")
