@@ -26,7 +26,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -168,11 +168,11 @@ def summarise(outcomes: list[dict[str, Any]], seed: Any) -> tuple[dict[str, Any]
     return panel, comparison
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> int:
     cli = parser(__doc__, default_seeds=[0, 1, 2])
     cli.add_argument("--presets", nargs="+", default=["default"], choices=sorted(PRESETS),
                      help="simulation presets (default: default, the PRECISESADS-like cohort)")
-    args = cli.parse_args()
+    args = cli.parse_args(argv)
     seeds = args.seeds[:1] if args.quick else args.seeds
     panel_rows, comparison_rows = [], []
     for preset in args.presets:
@@ -197,7 +197,8 @@ def main() -> None:
     print("\nWithout abstention, against scikit-learn on every biomarker (truth: matched true subgroup):\n")
     print(markdown_table(comparison_rows, COMPARISON_COLUMNS))
     write_csv([{**p, **c} for p, c in zip(panel_rows, comparison_rows)], args.out)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

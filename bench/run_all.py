@@ -1,9 +1,9 @@
-"""Run every benchmark in one go: recovery, speed, co-variation, sensitivity (what ``make bench`` calls).
+"""Run every benchmark in one go: recovery, speed, co-variation, comparison, classifier, sensitivity
+(what ``make bench`` calls).
 
-Each script runs with its own default sizes (roughly an hour in all on 2 cores,
-estimated from quick runs), or with ``--quick`` in its smoke-test mode (about a minute). ``--seeds`` replaces
-every script's default seeds; ``--out DIR`` writes each script's rows to
-``DIR/recovery.csv``, ``DIR/speed.csv``, ``DIR/covariation.csv`` and ``DIR/sensitivity.csv``.
+Each script runs with its own default sizes (a few hours in all on 2 cores), or with ``--quick`` in
+its smoke-test mode (a few minutes). ``--seeds`` replaces every script's default seeds; ``--out DIR``
+writes each script's rows to ``DIR/<script>.csv``.
 
 Run::
 
@@ -20,13 +20,15 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+import classifier
+import compare
 import covariation
 import recovery
 import sensitivity
 import speed
 
 SCRIPTS = {"recovery": recovery.main, "speed": speed.main, "covariation": covariation.main,
-           "sensitivity": sensitivity.main}
+           "compare": compare.main, "classifier": classifier.main, "sensitivity": sensitivity.main}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
