@@ -7,9 +7,11 @@ import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 #: What each notebook leaves in its working folder, and how many figures it shows at least.
-WRITES = {"walkthrough": ("walkthrough_fit/membership.csv", "walkthrough_report.html"),
+WRITES = {"walkthrough": ("walkthrough_fit/membership.csv", "walkthrough_report.html",
+                          "walkthrough_comparison/comparison.csv", "walkthrough_classifier.json",
+                          "walkthrough_sensitivity/stability.csv", "walkthrough_full_report.html"),
           "bring_your_own_cohort": ("my_cohort/cohort.csv", "my_fit/membership.csv", "my_report.html")}
-FIGURES = {"walkthrough": 4, "bring_your_own_cohort": 0}
+FIGURES = {"walkthrough": 5, "bring_your_own_cohort": 0}
 
 
 def test_every_notebook_is_checked():

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-import pandas as pd
 import typer
 from rich.console import Console
 
@@ -68,20 +67,10 @@ def predict(
     quiet: bool = typer.Option(False, "--quiet", help="Print nothing on success."),
 ) -> None:
     """Assign new patients to subgroups (or 'indeterminate'), with probabilities, sets and OOD flags."""
-    from pss_bayes.classify.model import INDETERMINATE, SubgroupClassifier
-    from pss_bayes.classify.newdata import read_new_patients
+    from pss_bayes.classify.model import SubgroupClassifier
+    from pss_bayes.classify.predictions import predict_file, prediction_summary
 
-    model = SubgroupClassifier.load(model_file)
-    panel = list(model.panel_)
-    ids, values = read_new_patients(new, panel, model.panel_is_binary_)
-    table = model.predict_table(pd.DataFrame(values, columns=panel), subject_ids=ids)
-    table["ood"] = table["ood"].map({True: "true", False: "false"})
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False)
+    table = predict_file(SubgroupClassifier.load(model_file), new, out)
     if not quiet:
-        counts = table["subgroup"].value_counts()
-        decided = ", ".join(f"{label}: {n}" for label, n in counts.items() if label != INDETERMINATE)
-        console.print(f"{len(table)} subjects: {decided or 'none decided'}; "
-                      f"{counts.get(INDETERMINATE, 0)} indeterminate "
-                      f"({(table['ood'] == 'true').sum()} out of distribution).", highlight=False)
+        console.print(prediction_summary(table), highlight=False)
         console.print(f"Predictions written to {out}", highlight=False)

@@ -125,6 +125,49 @@ class SimulatedCohort:
         (out / "README.txt").write_text(self._readme(), encoding="utf-8")
         return paths + [out / "simulation.json", out / "README.txt"]
 
+    def new_patients(self, n_patients: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Further patients of the same simulated population, e.g. to try a classifier on.
+
+        They share this cohort's biomarkers, subgroups, effects, measurement
+        scales and centre offsets (all drawn from this cohort's seed); who they
+        are and their values are drawn afresh from ``seed``. A second cohort
+        simulated with another seed would not do: its biomarkers would have
+        other baselines and scales. Their values are complete, as a panel
+        measured in the clinic would be.
+
+        Parameters
+        ----------
+        n_patients
+            Number of new patients (at least the number of subgroups).
+        seed
+            Non-negative seed of the new patients (other than this cohort's seed).
+
+        Returns
+        -------
+        table, truth
+            ``table``: one row per new patient with the columns of
+            ``cohort.csv`` (``subject_id`` ``N0001``, ``N0002``, ...; ``group``,
+            covariates, centre, biomarkers); ``truth``: ``subject_id`` and
+            true ``subgroup``.
+
+        Raises
+        ------
+        SimulationError
+            For a bad number of patients or seed, or the cohort's own seed.
+        """
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+            raise SimulationError(f"seed must be a non-negative integer, got {seed!r}")
+        if seed == self.seed:
+            raise SimulationError(f"new patients need another seed than the cohort's ({self.seed})")
+        settings = replace(self.settings, n_patients=n_patients, missing_fraction=0.0, binary_missing_fraction=0.0)
+        drawn = _simulate(settings, self.preset, self.seed, subject_seed=int(seed))
+        table = drawn.cohort.to_frame()
+        table = table[table["group"] == drawn.cohort.group_labels[0]].sort_values("subject_id")
+        new_ids = {old: "N" + old[1:] for old in table["subject_id"]}
+        table["subject_id"] = table["subject_id"].map(new_ids)
+        truth = drawn.truth.assign(subject_id=drawn.truth["subject_id"].map(new_ids))
+        return table.reset_index(drop=True), truth
+
     def _readme(self) -> str:
         c, s = self.cohort, self.settings
         n_binary = int(c.markers.is_binary.sum())
@@ -214,8 +257,11 @@ def _markers(s: SimulationSettings) -> MarkerTable:
                        tuple(modules + [s.binary_module] * len(s.binary_markers)), tuple(kinds))
 
 
-def _simulate(s: SimulationSettings, preset: str, seed: int) -> SimulatedCohort:
+def _simulate(s: SimulationSettings, preset: str, seed: int, subject_seed: int | None = None) -> SimulatedCohort:
+    """The cohort of ``seed``; with ``subject_seed``, other subjects of the same population."""
     marker_rng, subject_rng, value_rng, mask_rng, order_rng = np.random.default_rng(seed).spawn(5)
+    if subject_seed is not None:
+        subject_rng, value_rng, mask_rng, order_rng = np.random.default_rng([seed, subject_seed]).spawn(4)
     markers = _markers(s)
     module_of = np.repeat(np.arange(len(s.modules)), [n for _, n in s.modules])
     n_cont, n_bin, k = len(module_of), len(s.binary_markers), s.n_subgroups

@@ -27,6 +27,17 @@ _PREDICTED = ("predicted", "mean_predicted", "prob_pred", "confidence")
 _OBSERVED = ("observed", "fraction_positive", "prob_true", "accuracy")
 _COUNT = ("count", "counts", "n")
 _LABEL = ("label", "subgroup", "class", "name")
+#: Bookkeeping entries of a classifier file that are not shown as facts.
+_NOT_FACTS = ("format", "schema_version", "sha256")
+#: Entries of a ``pss-bayes classify train`` file shown as facts: (section, key, label).
+_CLASSIFIER_FACTS = (("params", "coverage", "coverage of the prediction sets"),
+                     ("calibration", "temperature", "calibration temperature"),
+                     ("calibration", "ece_uncalibrated", "calibration error (ECE) before calibration"),
+                     ("calibration", "ece", "calibration error (ECE) after calibration"),
+                     ("calibration", "n_heldout", "held-out patients (calibration, sets, OOD thresholds)"),
+                     ("training", "n_patients", "patients of the fit"))
+#: Columns of a classifier file's panel curve, in the order shown.
+PANEL_CURVE_COLUMNS = ("size", "added", "agreement", "log_loss")
 
 
 @dataclass(frozen=True)
@@ -57,13 +68,15 @@ class CalibrationCurve:
 
 @dataclass(frozen=True)
 class Classifier:
-    """The generic parts of a classifier file: its panel, calibration curves and scalar facts."""
+    """What the report shows of a classifier file: its panel, calibration curves, scalar facts and
+    panel curve (agreement with the full model by panel size, ``None`` when the file has none)."""
 
     source: str
     panel: tuple[str, ...]
     curves: tuple[CalibrationCurve, ...]
     calibration_unreadable: bool
     facts: dict[str, Any] = field(default_factory=dict)
+    panel_curve: pd.DataFrame | None = None
 
 
 def _folder(path: str | Path, what: str, command: str) -> Path:
@@ -151,8 +164,29 @@ def calibration_curves(data: Any) -> tuple[tuple[CalibrationCurve, ...], bool]:
     return tuple(curves), len(curves) < len(entries) or not curves
 
 
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool))
+
+
+def _panel_curve(data: Any) -> pd.DataFrame | None:
+    """The panel curve of a classifier file (records with ``size`` and ``agreement``), or ``None``."""
+    if not isinstance(data, list) or not data or not all(isinstance(row, dict) for row in data):
+        return None
+    frame = pd.DataFrame(data)
+    if not {"size", "agreement"} <= set(frame.columns):
+        return None
+    return frame[[c for c in PANEL_CURVE_COLUMNS if c in frame.columns]]
+
+
 def read_classifier(path: str | Path) -> Classifier:
-    """Read the generic keys of a classifier file (``panel``, ``calibration``, scalar entries)."""
+    """Read a classifier file: the one ``pss-bayes classify train`` writes, or generic keys.
+
+    The panel is ``panel`` or ``features.panel``; calibration curves come from
+    ``calibration`` (see :func:`calibration_curves`), whose scalar entries
+    (temperature, calibration errors) are facts; facts are the other top-level
+    scalars and the coverage, calibration and training counts of a ``classify
+    train`` file; ``panel_curve`` is the agreement with the full model by panel size.
+    """
     path = Path(path)
     if not path.is_file():
         raise ResultFileError(f"classifier file '{path}' does not exist "
@@ -163,9 +197,17 @@ def read_classifier(path: str | Path) -> Classifier:
         raise ResultFileError(f"classifier file '{path}' is not valid JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise ResultFileError(f"classifier file '{path}' should hold a JSON object, not {type(data).__name__}")
-    panel = data.get("panel")
+    features = data.get("features")
+    panel = data.get("panel", features.get("panel") if isinstance(features, dict) else None)
     panel = tuple(str(p) for p in panel) if isinstance(panel, list) else ()
-    curves, unreadable = calibration_curves(data.get("calibration"))
-    facts = {k: v for k, v in data.items()
-             if k not in {"panel", "calibration"} and isinstance(v, (str, int, float, bool))}
-    return Classifier(source=str(path), panel=panel, curves=curves, calibration_unreadable=unreadable, facts=facts)
+    calibration = data.get("calibration")
+    if isinstance(calibration, dict) and _first(calibration, _PREDICTED) is None:
+        calibration = {k: v for k, v in calibration.items() if not _scalar(v)} or None
+    curves, unreadable = calibration_curves(calibration)
+    facts = {k: v for k, v in data.items() if k not in {"panel", "calibration", *_NOT_FACTS} and _scalar(v)}
+    for section, key, label in _CLASSIFIER_FACTS:
+        entries = data.get(section)
+        if isinstance(entries, dict) and _scalar(entries.get(key)):
+            facts[label] = entries[key]
+    return Classifier(source=str(path), panel=panel, curves=curves, calibration_unreadable=unreadable, facts=facts,
+                      panel_curve=_panel_curve(data.get("panel_curve")))

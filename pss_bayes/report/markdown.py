@@ -1,7 +1,7 @@
 """A small, safe Markdown subset for the text files other steps write (comparison.md, summary.md).
 
-Supported: ``#`` headings, paragraphs, ``-``/``*`` bullet lists, pipe tables,
-fenced code blocks, and inline ``**bold**``, ``*italic*`` and ```code```.
+Supported: ``#`` headings, paragraphs, ``-``/``*`` bullet lists (indented lines continue an
+item), pipe tables, fenced code blocks, and inline ``**bold**``, ``*italic*`` and ```code```.
 Everything is escaped first, so a file can never inject markup or scripts.
 """
 
@@ -74,8 +74,13 @@ def markdown_html(text: str, heading_offset: int = 2) -> str:
         elif _BULLET.match(stripped):
             items = []
             while i < len(lines) and _BULLET.match(lines[i]):
-                items.append(f"<li>{_inline(_BULLET.sub('', lines[i]).strip())}</li>")
+                item = [_BULLET.sub("", lines[i]).strip()]
                 i += 1
+                while (i < len(lines) and lines[i][:1] in (" ", "\t") and lines[i].strip()
+                       and not _BULLET.match(lines[i])):
+                    item.append(lines[i].strip())       # an indented line continues the item
+                    i += 1
+                items.append(f"<li>{_inline(' '.join(item))}</li>")
             blocks.append("<ul>" + "".join(items) + "</ul>")
         else:
             para = [stripped]

@@ -14,7 +14,7 @@ from pss_bayes.report.html import Section, figure, fmt_number, key_values, parag
 from pss_bayes.report.inputs import CalibrationCurve, Classifier, Comparison, Sensitivity
 from pss_bayes.report.markdown import markdown_html
 
-_OK_STATUS = {"ok", "converged", "pass", "passed", "success"}
+_OK_STATUS = {"ok", "done", "converged", "pass", "passed", "success"}
 
 
 def _elpd_figure(frame: pd.DataFrame) -> Figure:
@@ -94,7 +94,8 @@ def calibration_figure(curves: tuple[CalibrationCurve, ...]) -> Figure:
 
 
 def classifier_section(classifier: Classifier, modules: Mapping[str, str]) -> Section:
-    """The classifier's panel (with the modules of its biomarkers), scalar facts and calibration plot."""
+    """The classifier's panel (with the modules of its biomarkers), scalar facts, panel curve and
+    calibration plot."""
     body = paragraph(f"Classifier file: {classifier.source}")
     if classifier.panel:
         panel = pd.DataFrame({"biomarker": list(classifier.panel),
@@ -106,6 +107,12 @@ def classifier_section(classifier: Classifier, modules: Mapping[str, str]) -> Se
     if classifier.facts:
         body += "<h3>Classifier facts</h3>" + key_values(
             (k, fmt_number(v, 3)) for k, v in classifier.facts.items())
+    if classifier.panel_curve is not None:
+        body += ("<h3>What a smaller panel costs</h3>"
+                 + paragraph("Cross-validated agreement with the full model's most probable subgroup when the "
+                             "panel holds the first 'size' biomarkers (each row adds the one named; 'all' uses "
+                             "every biomarker of the fit).")
+                 + table(classifier.panel_curve, headers={"added": "biomarker added"}))
     if classifier.curves:
         body += "<h3>Calibration</h3>" + figure(
             figures.png_uri(calibration_figure(classifier.curves)), "Calibration plot of the classifier",

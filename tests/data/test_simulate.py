@@ -185,6 +185,36 @@ def test_covariation_and_heavy_tails_presets_change_the_data():
     assert extreme[1] > 3 * extreme[0]
 
 
+# --- new patients of the same population ---------------------------------------
+def test_new_patients_come_from_the_cohorts_population():
+    sim = simulate_cohort(preset="tiny", seed=3, n_patients=400)
+    table, truth = sim.new_patients(400, seed=4)
+    assert table["subject_id"].tolist() == truth["subject_id"].tolist() == [f"N{i:04d}" for i in range(1, 401)]
+    assert (table["group"] == "pSS").all() and list(table.columns) == list(sim.cohort.to_frame().columns)
+    names = list(sim.cohort.biomarker_names)
+    assert not table[names].isna().any().any()
+    assert truth["subgroup"].value_counts().sort_index().tolist() == [160, 140, 100]
+    scaling = ControlScaling.fit(sim.cohort)
+    old = scaled_frame(sim).loc[sim.truth["subject_id"]].assign(subgroup=sim.truth["subgroup"].to_numpy())
+    new = pd.DataFrame(scaling.transform(table[names].to_numpy(dtype=float)), columns=names)
+    new["subgroup"] = truth["subgroup"].to_numpy()
+    continuous = [n for n, kind in zip(names, sim.cohort.markers.kinds) if kind == "continuous"]
+    gap = (old.groupby("subgroup")[continuous].mean() - new.groupby("subgroup")[continuous].mean()).abs()
+    assert gap.to_numpy().max() < 0.6                     # same effects and measurement scales
+    other = simulate_cohort(preset="tiny", seed=4, n_patients=400)
+    assert not np.allclose(ControlScaling.fit(other.cohort).centre, scaling.centre, atol=0.3)
+
+
+def test_new_patients_are_reproducible_and_need_another_seed():
+    sim = simulate_cohort(preset="tiny", seed=3)
+    first, _ = sim.new_patients(12, seed=8)
+    assert first.equals(sim.new_patients(12, seed=8)[0]) and not first.equals(sim.new_patients(12, seed=9)[0])
+    with pytest.raises(SimulationError, match="another seed"):
+        sim.new_patients(12, seed=3)
+    with pytest.raises(SimulationError, match="n_patients=1"):
+        sim.new_patients(1, seed=8)
+
+
 # --- settings, overrides and errors -------------------------------------------
 def test_overrides_replace_settings():
     sim = simulate_cohort(preset="tiny", seed=0, n_patients=50, n_centres=2)

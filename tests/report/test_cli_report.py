@@ -83,3 +83,35 @@ def test_report_of_a_folder_that_is_not_a_fit(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["report", str(tmp_path), "--out", str(tmp_path / "r.html")])
     assert "is not a fit directory" in capsys.readouterr().err
+
+
+def test_report_from_the_outputs_of_a_demo_run(quick_demo, tmp_path):
+    """The files `compare`, `sensitivity` and `classify train` really write, rendered by `pss-bayes report`."""
+    from pss_bayes.classify import SubgroupClassifier
+    from pss_bayes.report.inputs import read_sensitivity
+    from pss_bayes.report.optional import _stability_figure
+
+    out = quick_demo.out
+    model_file = out / "classify" / "model.json"
+    path = tmp_path / "report.html"
+    main(["report", str(out / "fit"), "--comparison", str(out / "comparison"), "--sensitivity",
+          str(out / "sensitivity"), "--classifier", str(model_file), "--out", str(path), "--quiet"])
+    html = path.read_text()
+    assert re.findall(r'<section id="([^"]+)"', html) == [*CORE_SECTIONS, "comparison", "sensitivity", "classifier"]
+    for figure_id in (*CORE_FIGURES, "fig-comparison", "fig-sensitivity"):
+        assert re.search(f'<figure id="{figure_id}"><img src="data:image/png;base64,', html)
+    comparison = html.split('<section id="comparison">')[1].split("</section>")[0]
+    assert "Preferred: K = " in comparison and "default_k6" in comparison
+    assert "summed over subjects (higher is better)" in comparison          # wrapped list items stay whole
+    sensitivity = html.split('<section id="sensitivity">')[1].split("</section>")[0]
+    assert "without_module_interferon" in sensitivity and "Sensitivity of the subgroups" in sensitivity
+    labels = [t.get_text() for t in _stability_figure(read_sensitivity(out / "sensitivity").table).axes[0]
+              .get_yticklabels()]
+    assert labels == ["reference", "normal", "no_covariation", "without_module_interferon", "another_seed"]
+    classifier = html.split('<section id="classifier">')[1].split("</section>")[0]
+    model = SubgroupClassifier.load(model_file)
+    panel = classifier.split("<h3>Panel:")[1].split("</table>")[0]
+    assert f"{len(model.panel_)} biomarkers" in panel and "not in this fit" not in panel
+    assert all(f"<td>{biomarker}</td>" in panel for biomarker in model.panel_)
+    assert "calibration error (ECE) after calibration" in classifier and "What a smaller panel costs" in classifier
+    assert "sha256" not in classifier and "cannot read" not in classifier

@@ -51,6 +51,21 @@ def test_classifier_generic_keys(tmp_path):
         read_classifier(tmp_path / "missing.json")
 
 
+def test_classifier_file_of_classify_train(tmp_path):
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps({
+        "format": "pss_bayes.SubgroupClassifier", "schema_version": 1, "features": {"panel": ["IFI27", "CXCL10"]},
+        "params": {"coverage": 0.9}, "calibration": {"temperature": 0.8, "ece": 0.03},
+        "panel_curve": [{"size": 1, "added": "IFI27", "agreement": 0.8, "log_loss": 0.5}], "sha256": "0a1b"}))
+    classifier = read_classifier(path)
+    assert classifier.panel == ("IFI27", "CXCL10")
+    assert classifier.curves == () and not classifier.calibration_unreadable
+    assert classifier.facts == {"coverage of the prediction sets": 0.9, "calibration temperature": 0.8,
+                                "calibration error (ECE) after calibration": 0.03}
+    assert classifier.panel_curve.to_dict("records") == [{"size": 1, "added": "IFI27", "agreement": 0.8,
+                                                          "log_loss": 0.5}]
+
+
 def test_unreadable_csv(tmp_path):
     (tmp_path / "stability.csv").write_bytes(b"")
     with pytest.raises(ResultFileError, match="not a readable CSV"):

@@ -20,3 +20,8 @@ def test_markup_is_escaped():
 
 def test_odd_lines_terminate():
     assert markdown_html("-\n*\n- \n#") is not None
+
+
+def test_indented_lines_continue_a_list_item():
+    html = markdown_html("- one\n  continued\n- two\nnot indented\n")
+    assert "<ul><li>one continued</li><li>two</li></ul>" in html and "<p>not indented</p>" in html

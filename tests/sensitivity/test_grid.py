@@ -14,11 +14,20 @@ from pss_bayes.sensitivity.grid import (REFERENCE, ControlResampling, Variant, a
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_shipped_grid_is_the_models_copy():
-    assert "sensitivity" in available_grids()
-    shipped = REPO / "pss_bayes" / "sensitivity" / "sensitivity.toml"
-    assert (REPO / "models" / "sensitivity.toml").read_text() == shipped.read_text()
-    assert load_grid(REPO / "models" / "sensitivity.toml").rules == load_grid("sensitivity").rules
+@pytest.mark.parametrize("name", ["sensitivity", "sensitivity_demo"])
+def test_shipped_grid_is_the_models_copy(name):
+    assert name in available_grids()
+    shipped = REPO / "pss_bayes" / "sensitivity" / f"{name}.toml"
+    assert (REPO / "models" / f"{name}.toml").read_text() == shipped.read_text()
+    assert load_grid(REPO / "models" / f"{name}.toml").rules == load_grid(name).rules
+
+
+def test_demo_grid_is_small_with_short_chains(tiny_sim):
+    grid = load_grid("sensitivity_demo")
+    assert (grid.draws, grid.tune, grid.chains) == (300, 300, 2)
+    variants = grid.expand(tiny_sim.cohort).variants
+    assert [v.kind for v in variants] == ["reference", "likelihood", "covariation", "module", "seed"]
+    assert variants[3].drop_module == "interferon"
 
 
 def test_default_grid_derives_modules_and_centres_from_the_cohort(tiny_sim):
