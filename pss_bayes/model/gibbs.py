@@ -34,6 +34,7 @@ from scipy.special import gammaln, logsumexp
 from pss_bayes.model.birth_death import BirthDeath
 from pss_bayes.model.design import ModelData
 from pss_bayes.model.spec import ModelSpec
+from pss_bayes.model.split_merge import SplitMerge
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -247,10 +248,14 @@ class GibbsSampler:
         if prune:
             self._prune(s, resp)
         elif self.spec.mixture.sparse:
-            self._births_and_deaths(s)
+            terms = self._patient_terms(s)
+            self._births_and_deaths(s, terms)
+            self._split_merge(s, terms)
         eta, onehot = self._linear_parts(s)
         self._activity_and_weights(s, eta)
         self._coefficients(s, eta, onehot)
+        if self.data.is_binary.any():
+            self._binary_coefficients(s, onehot)
         if self.data.n_activity:
             self._shift_activity(s, onehot)
         eta, _ = self._linear_parts(s)
@@ -263,19 +268,49 @@ class GibbsSampler:
 
     #: Birth/death proposals per sweep (sparse mixtures).
     BIRTH_DEATH_MOVES = 10
+    #: Split/merge proposals per sweep (sparse mixtures).
+    SPLIT_MERGE_MOVES = 5
+    #: Extra draws of the binary markers' coefficients per sweep.
+    BINARY_REPEATS = 1
 
-    def _births_and_deaths(self, s: State) -> None:
+    def _patient_terms(self, s: State) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Patients' predictor without subgroup effect, continuous precisions and residuals."""
         d, lay = self.data, self.layout
         rows = lay.patients
         base = lay.base_design[rows] @ s.fixed.T
         prec = self._precision(s)[rows]
         activity = self._activity_term(s)
         activity = activity[rows] if d.n_activity else 0.0
-        resid = np.where(prec > 0, d.y[rows] - base - activity, 0.0)
+        return base, prec, np.where(prec > 0, d.y[rows] - base - activity, 0.0)
+
+    def _births_and_deaths(self, s: State, terms: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        d, rows = self.data, self.layout.patients
+        base, prec, resid = terms
         b = d.is_binary
         moves = BirthDeath(resid, prec, base[:, b], d.y[rows][:, b], d.observed[rows][:, b], d.module, b)
         for _ in range(self.BIRTH_DEATH_MOVES):
             moves.step(self.rng, s.labels, s.delta, s.theta, s.tau2, s.e0)
+
+    def _split_merge(self, s: State, terms: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        d, lay, rng = self.data, self.layout, self.rng
+        rows = lay.patients
+        base, prec, resid = terms
+        b = d.is_binary
+        prec, resid = prec.copy(), resid.copy()
+        if b.any():
+            observed = d.observed[rows][:, b]
+            eta = base[:, b] + s.delta[s.labels][:, b]
+            omega = random_polyagamma(1.0, eta, random_state=rng)
+            prec[:, b] = np.where(observed, omega, 0.0)
+            resid[:, b] = np.where(observed, (d.y[rows][:, b] - 0.5) / omega - base[:, b], 0.0)
+        continuous = lay.continuous
+        moves = SplitMerge(prec, resid, resid[:, continuous] / np.sqrt(s.sigma2[continuous]),
+                           (prec > 0)[:, continuous], s.tau2, lay.module_members, d.module,
+                           self.spec.priors.module_effect_sd ** 2)
+        for _ in range(self.SPLIT_MERGE_MOVES):
+            pair = moves.step(rng, s.labels, lay.n_components, s.e0)
+            if pair is not None:
+                moves.redraw(rng, s.labels, pair, s.theta, s.delta)
 
     @property
     def min_size(self) -> int:
@@ -318,19 +353,29 @@ class GibbsSampler:
             return 0.0
         return (s.activity @ self.layout.activity_map.T) * s.loading
 
-    def _coefficients(self, s: State, eta: np.ndarray, onehot: np.ndarray) -> None:
-        """Joint Gaussian draw, per biomarker, of baseline, covariates, batch, effects, loading."""
+    def _coefficients(self, s: State, eta: np.ndarray, onehot: np.ndarray,
+                      columns: np.ndarray | None = None) -> None:
+        """Joint Gaussian draw, per biomarker, of baseline, covariates, batch, effects, loading.
+
+        ``columns`` restricts the draw to those biomarkers (the others keep their values);
+        ``eta`` is the predictor without activity of the biomarkers drawn.
+        """
         d, lay, rng = self.data, self.layout, self.rng
-        n, J = d.y.shape
+        if columns is None:
+            cols = slice(None)
+            y, observed, binary, weight = d.y, d.observed, d.is_binary, self._precision(s)
+        else:
+            cols = columns
+            y, observed, binary = d.y[:, cols], d.observed[:, cols], d.is_binary[cols]
+            weight = np.where(observed & ~binary, s.t_weights[:, cols] / s.sigma2[cols], 0.0)
+        n, J = y.shape
         K, F = lay.n_components, lay.base_design.shape[1]
-        weight = self._precision(s)
-        target = d.y * weight
-        b = d.is_binary
-        if b.any():
-            omega = random_polyagamma(1.0, eta[:, b], random_state=rng)
-            weight[:, b] = np.where(d.observed[:, b], omega, 0.0)
-            target[:, b] = self.y_pseudo_binary[:, b]
-        act_col = s.activity @ lay.activity_map.T if d.n_activity else np.zeros((n, J))
+        target = y * weight
+        if binary.any():
+            omega = random_polyagamma(1.0, eta[:, binary], random_state=rng)
+            weight[:, binary] = np.where(observed[:, binary], omega, 0.0)
+            target[:, binary] = self.y_pseudo_binary[:, cols][:, binary]
+        act_col = (s.activity @ lay.activity_map[cols].T if d.n_activity else np.zeros((n, J)))
         common = np.concatenate([lay.base_design, onehot], axis=1)          # (n, F + K)
         q = F + K
         prec = np.zeros((J, q + 1, q + 1))
@@ -347,10 +392,11 @@ class GibbsSampler:
         prec[:, q, :q] = cross
         prec[:, q, q] = (weight * act_col ** 2).sum(0)
         rhs = np.concatenate([target.T @ common, (target * act_col).sum(0)[:, None]], axis=1)
-        prior_prec = np.concatenate([lay.fixed_prior_prec, np.repeat((1.0 / s.tau2)[d.module][:, None], K, 1),
+        module = d.module[cols]
+        prior_prec = np.concatenate([lay.fixed_prior_prec[cols], np.repeat((1.0 / s.tau2)[module][:, None], K, 1),
                                      np.full((J, 1), self.spec.covariation.loading_sd ** -2)], axis=1)
         prior_mean = np.zeros_like(prior_prec)
-        prior_mean[:, F:F + K] = s.theta[:, d.module].T
+        prior_mean[:, F:F + K] = s.theta[:, module].T
         idx = np.arange(prior_prec.shape[1])
         prec[:, idx, idx] += prior_prec
         rhs += prior_prec * prior_mean
@@ -358,9 +404,21 @@ class GibbsSampler:
         mean = np.linalg.solve(prec, rhs[:, :, None])[:, :, 0]
         noise = np.linalg.solve(chol.transpose(0, 2, 1), rng.standard_normal(rhs.shape)[:, :, None])[:, :, 0]
         coef = mean + noise
-        s.fixed = coef[:, :F]
-        s.delta = coef[:, F:F + K].T.copy()
-        s.loading = np.where(lay.has_activity, coef[:, -1], 0.0)
+        s.fixed[cols] = coef[:, :F]
+        s.delta[:, cols] = coef[:, F:F + K].T
+        s.loading[cols] = np.where(lay.has_activity[cols], coef[:, -1], 0.0)
+
+    def _binary_coefficients(self, s: State, onehot: np.ndarray) -> None:
+        """Further Pólya-Gamma and coefficient draws of the binary markers alone.
+
+        Their effects mix several times slower per sweep than those of continuous
+        markers (strong effects on a few 0/1 outcomes); repeating this cheap block,
+        a valid Gibbs update in itself, evens that out.
+        """
+        binary = np.flatnonzero(self.data.is_binary)
+        for _ in range(self.BINARY_REPEATS):
+            eta = self.layout.base_design @ s.fixed[binary].T + onehot @ s.delta[:, binary]
+            self._coefficients(s, eta, onehot, columns=binary)
 
     def _shift_activity(self, s: State, onehot: np.ndarray) -> None:
         """Gibbs moves along the directions the likelihood cannot see (Liu & Sabatti 2000).

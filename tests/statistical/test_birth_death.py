@@ -1,4 +1,4 @@
-"""The birth/death moves leave the posterior invariant (checked where the answer is known)."""
+"""The birth/death and split/merge moves leave the posterior invariant (checked where the answer is known)."""
 
 import dataclasses
 
@@ -43,14 +43,16 @@ def test_without_patient_data_the_k_posterior_is_the_prior():
 
 
 def test_moves_agree_with_plain_gibbs_on_a_small_cohort(monkeypatch):
-    """On a cohort small enough for plain Gibbs to mix, both samplers give the same K posterior."""
+    """On a cohort small enough for plain Gibbs to mix, the samplers with and without the
+    birth/death and split/merge moves give the same K posterior."""
     sim = simulate_cohort(preset="tiny", seed=3, n_patients=16, n_controls=20)
     cohort = sim.cohort.subset(biomarkers=sim.cohort.biomarker_names[:4] + sim.cohort.biomarker_names[-1:])
     spec = load_spec("default").replace(mixture={"e0_rate_per_k": 10.0, "k_max": 5})
     data, _, _ = prepare(cohort, spec)
     results = {}
-    for moves in (0, 10):
-        monkeypatch.setattr(gibbs.GibbsSampler, "BIRTH_DEATH_MOVES", moves)
+    for moves in (0, 1):
+        monkeypatch.setattr(gibbs.GibbsSampler, "BIRTH_DEATH_MOVES", 10 * moves)
+        monkeypatch.setattr(gibbs.GibbsSampler, "SPLIT_MERGE_MOVES", 5 * moves)
         trace = run_chain(data, spec, seed=4, draws=8000, tune=300)
         results[moves] = np.bincount((trace["counts"] > 0).sum(1), minlength=6)[1:6] / 8000
-    assert np.abs(results[0] - results[10]).max() < 0.08
+    assert np.abs(results[0] - results[1]).max() < 0.08
