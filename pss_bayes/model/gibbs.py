@@ -308,9 +308,7 @@ class GibbsSampler:
                            (prec > 0)[:, continuous], s.tau2, lay.module_members, d.module,
                            self.spec.priors.module_effect_sd ** 2)
         for _ in range(self.SPLIT_MERGE_MOVES):
-            pair = moves.step(rng, s.labels, lay.n_components, s.e0)
-            if pair is not None:
-                moves.redraw(rng, s.labels, pair, s.theta, s.delta)
+            moves.redraw(rng, moves.step(rng, s.labels, lay.n_components, s.e0), s.theta, s.delta)
 
     @property
     def min_size(self) -> int:

@@ -93,12 +93,18 @@ class SplitMerge:
     def __init__(self, prec: np.ndarray, resid: np.ndarray, distance_features: np.ndarray,
                  distance_observed: np.ndarray, tau2: np.ndarray, members: np.ndarray, module: np.ndarray,
                  s2: float) -> None:
-        self.prec, self.weighted = prec, prec * resid
+        self.stats = np.concatenate([prec, prec * resid], axis=1)     # per patient: precision, weighted residual
+        self.n_markers = prec.shape[1]
         self.features, self.observed = np.where(distance_observed, distance_features, 0.0), distance_observed
         self.tau2_j, self.members, self.module, self.s2 = tau2[module], members, module, s2
 
-    def _log_ml(self, rows: np.ndarray) -> float:
-        return log_marginal(self.prec[rows].sum(0), self.weighted[rows].sum(0), self.tau2_j, self.members, self.s2)
+    def _sums(self, rows: np.ndarray) -> np.ndarray:
+        """(2J,) sums over ``rows`` of precisions and weighted residuals."""
+        return self.stats[rows].sum(0)
+
+    def _log_ml(self, sums: np.ndarray) -> float:
+        J = self.n_markers
+        return log_marginal(sums[:J], sums[J:], self.tau2_j, self.members, self.s2)
 
     def _follow_j(self, rows: np.ndarray, i: int, j: int) -> np.ndarray:
         """Log-probabilities (follow j, stay with i) for each of ``rows`` (neither i nor j)."""
@@ -114,25 +120,26 @@ class SplitMerge:
         return np.stack([log_expit(logit), log_expit(-logit)])
 
     def step(self, rng: np.random.Generator, labels: np.ndarray, n_components: int,
-             e0: float) -> tuple[int, int] | None:
+             e0: float) -> list[tuple[int, np.ndarray]]:
         """Attempt one split or merge; changes ``labels`` in place when accepted.
 
         Returns
         -------
-        tuple or None
+        list
             The two components whose effects must now be redrawn (whether or not the
-            move was accepted), or None when no move could be proposed.
+            move was accepted), each with its group's sums (see :meth:`redraw`); empty
+            when no move could be proposed.
         """
         n = len(labels)
         if n < 2:
-            return None
+            return []
         i, j = (int(v) for v in rng.choice(n, 2, replace=False))
         counts = np.bincount(labels, minlength=n_components)
         k = int(labels[i])
         if labels[j] == k:                                                   # split
             empties = np.flatnonzero(counts == 0)
             if not len(empties):
-                return None
+                return []
             new = int(rng.choice(empties))
             group = np.flatnonzero(labels == k)
             others = group[(group != i) & (group != j)]
@@ -141,10 +148,12 @@ class SplitMerge:
             log_q = float(np.where(follow, log_p[0], log_p[1]).sum())
             side_j = np.concatenate([[j], others[follow]])
             side_i = np.concatenate([[i], others[~follow]])
-            log_a = (self._log_ratio(side_i, side_j, group, e0) + np.log(len(empties)) - log_q)
+            sums_i, sums_j = self._sums(side_i), self._sums(side_j)
+            log_a = self._log_ratio(sums_i, sums_j, len(side_i), len(side_j), e0) + np.log(len(empties)) - log_q
             if np.log(rng.uniform()) < log_a:
                 labels[side_j] = new
-            return k, new
+                return [(k, sums_i), (new, sums_j)]
+            return [(k, sums_i + sums_j), (new, np.zeros_like(sums_i))]
         l = int(labels[j])                                                   # merge
         side_i, side_j = np.flatnonzero(labels == k), np.flatnonzero(labels == l)
         group = np.concatenate([side_i, side_j])
@@ -152,20 +161,23 @@ class SplitMerge:
         log_p = self._follow_j(others, i, j)
         follow = labels[others] == l
         log_q = float(np.where(follow, log_p[0], log_p[1]).sum())
-        log_a = -(self._log_ratio(side_i, side_j, group, e0) + np.log((counts == 0).sum() + 1) - log_q)
+        sums_i, sums_j = self._sums(side_i), self._sums(side_j)
+        log_a = -(self._log_ratio(sums_i, sums_j, len(side_i), len(side_j), e0)
+                  + np.log((counts == 0).sum() + 1) - log_q)
         if np.log(rng.uniform()) < log_a:
             labels[side_j] = k
-        return k, l
+            return [(k, sums_i + sums_j), (l, np.zeros_like(sums_i))]
+        return [(k, sums_i), (l, sums_j)]
 
-    def _log_ratio(self, side_i: np.ndarray, side_j: np.ndarray, group: np.ndarray, e0: float) -> float:
+    def _log_ratio(self, sums_i: np.ndarray, sums_j: np.ndarray, n_i: int, n_j: int, e0: float) -> float:
         """log p(split) - log p(merged): integrated likelihood and Dirichlet-multinomial prior."""
-        return (self._log_ml(side_i) + self._log_ml(side_j) - self._log_ml(group)
-                + gammaln(len(side_i) + e0) + gammaln(len(side_j) + e0) - gammaln(len(group) + e0) - gammaln(e0))
+        return (self._log_ml(sums_i) + self._log_ml(sums_j) - self._log_ml(sums_i + sums_j)
+                + gammaln(n_i + e0) + gammaln(n_j + e0) - gammaln(n_i + n_j + e0) - gammaln(e0))
 
-    def redraw(self, rng: np.random.Generator, labels: np.ndarray, components: tuple[int, int],
-               theta: np.ndarray, delta: np.ndarray) -> None:
-        """Draw the effects of ``components`` from their conditional given ``labels`` (in place)."""
-        for c in components:
-            rows = labels == c
-            theta[c], delta[c] = draw_effects(rng, self.prec[rows].sum(0), self.weighted[rows].sum(0),
-                                              self.tau2_j, self.members, self.module, self.s2)
+    def redraw(self, rng: np.random.Generator, updates: list[tuple[int, np.ndarray]], theta: np.ndarray,
+               delta: np.ndarray) -> None:
+        """Draw the effects of the components :meth:`step` returned from their conditional (in place)."""
+        J = self.n_markers
+        for c, sums in updates:
+            theta[c], delta[c] = draw_effects(rng, sums[:J], sums[J:], self.tau2_j, self.members, self.module,
+                                              self.s2)

@@ -57,10 +57,12 @@ def test_split_and_merge_change_only_the_two_components():
     seen = set()
     for _ in range(200):
         before = labels.copy()
-        pair = moves.step(rng, labels, 4, e0=1.0)
-        if pair is None:
+        updates = moves.step(rng, labels, 4, e0=1.0)
+        if not updates:
             continue
         changed = np.flatnonzero(before != labels)
-        assert set(before[changed]) | set(labels[changed]) <= set(pair)
+        assert set(before[changed]) | set(labels[changed]) <= {c for c, _ in updates}
+        for c, sums in updates:                          # the sums handed back are the groups' after the move
+            assert np.allclose(sums, moves.stats[labels == c].sum(0))
         seen.add(len(np.unique(labels)))
     assert max(seen) >= 3                                # the clear split was accepted at some point
