@@ -43,8 +43,14 @@ def comparison_section(comparison: Comparison) -> Section:
         body += figure(figures.png_uri(_elpd_figure(shown)), "ELPD of each compared model",
                        "Out-of-sample predictive accuracy of each model (PSIS-LOO ± standard error).",
                        "fig-comparison")
-    body += table(frame, scroll=len(frame) > 15)
+    if not _has_table(comparison.text):        # comparison.md already holds the models table
+        body += table(frame, scroll=len(frame) > 15)
     return Section("comparison", "Model comparison", body)
+
+
+def _has_table(markdown: str | None) -> bool:
+    return bool(markdown) and any(line.lstrip().startswith("|---") or line.lstrip().startswith("| ---")
+                                  for line in markdown.splitlines())
 
 
 def _stability_figure(frame: pd.DataFrame) -> Figure:

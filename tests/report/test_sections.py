@@ -85,3 +85,15 @@ def test_figures_from_tables():
     assert uri.startswith("data:image/png;base64,")
     for fig in (forest, heatmap):
         figures.png_uri(fig)
+
+
+def test_comparison_table_shown_once():
+    from pss_bayes.report.inputs import Comparison
+    from pss_bayes.report.optional import comparison_section
+
+    frame = pd.DataFrame({"model": ["default_k2", "default_k1"], "k": [2, 1], "elpd_loo": [-10.0, -20.0]})
+    with_table = "## Verdict\n\nK = 2.\n\n## Models\n\n| model | k |\n|---|---|\n| default_k2 | 2 |\n"
+    once = comparison_section(Comparison(frame, with_table)).body
+    assert once.count("<table") == 1
+    without = comparison_section(Comparison(frame, "## Verdict\n\nK = 2.\n")).body
+    assert without.count("<table") == 1 and "default_k1" in without
