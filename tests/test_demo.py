@@ -84,3 +84,17 @@ def test_three_line_summary(tiny_fit):
     assert len(lines) == 3 and "the simulation has 3 true subgroups" in lines[0]
     assert f"of {tiny_fit.cohort.n_patients} confidently assigned" in lines[1]
     assert ("NOT converged" in lines[2]) == (not tiny_fit.diagnostics().converged)
+
+
+def test_demo_skips_the_classifier_for_a_single_subgroup(tmp_path):
+    from types import SimpleNamespace
+
+    from pss_bayes.data.simulate import simulate_cohort
+    from pss_bayes.demo import _classify
+
+    said = []
+    sim = simulate_cohort(preset="tiny", seed=1)
+    model = _classify(sim, SimpleNamespace(k=1), tmp_path, seed=0, say=lambda text, **_: said.append(text))
+    assert model is None
+    assert (tmp_path / "new_patients.csv").exists() and not (tmp_path / "model.json").exists()
+    assert any("single subgroup" in line for line in said)
