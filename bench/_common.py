@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -175,6 +175,17 @@ def write_csv(rows: Sequence[dict[str, Any]], path: Path | None) -> None:
         writer.writeheader()
         writer.writerows(rows)
     print(f"\nrows written to {path}", file=sys.stderr)
+
+
+def run_grid(presets: Sequence[str], seeds: Sequence[int], run: Callable[[str, int], dict[str, Any]],
+             doing: str) -> list[dict[str, Any]]:
+    """``run(preset, seed)`` for every preset x seed, announcing each on stderr; the rows in order."""
+    rows = []
+    for preset in presets:
+        for seed in seeds:
+            print(f"{doing} {preset}, seed {seed} ...", file=sys.stderr, flush=True)
+            rows.append(run(preset, seed))
+    return rows
 
 
 def count(rows: Sequence[dict[str, Any]], test: Any) -> str:

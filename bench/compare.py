@@ -30,7 +30,7 @@ import sys
 import time
 from typing import Any, Sequence
 
-from _common import count, markdown_table, parser, write_csv
+from _common import count, markdown_table, parser, run_grid, write_csv
 from pss_bayes import simulate_cohort
 from pss_bayes.compare import compare
 from pss_bayes.comparison_report import k_choices
@@ -73,11 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     presets = args.presets or (["k2"] if args.quick else list(PRESETS))
     seeds = args.seeds[:1] if args.quick else args.seeds
-    rows = []
-    for preset in presets:
-        for seed in seeds:
-            print(f"comparing K on {preset}, seed {seed} ...", file=sys.stderr, flush=True)
-            rows.append(run_one(preset, seed, args.base, args.quick, args.jobs))
+    rows = run_grid(presets, seeds, lambda preset, seed: run_one(preset, seed, args.base, args.quick, args.jobs),
+                    "comparing K on")
     sampler = QUICK_SAMPLER if args.quick else SAMPLER
     print(f"## Model comparison: base '{args.base}', K = 1..6, {sampler['tune']} + {sampler['draws']} sweeps x "
           f"{sampler['chains']} chains per fit, no K-fold fallback\n")

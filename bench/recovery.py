@@ -36,7 +36,7 @@ from typing import Any, Sequence
 from sklearn.metrics import adjusted_rand_score
 
 from _common import (count, fit_summary, gmm_bic, lda_cv_labels, markdown_table, parser, patient_data,
-                     timed_fit, write_csv)
+                     run_grid, timed_fit, write_csv)
 from pss_bayes import load_spec, simulate_cohort
 
 PRESETS = ("default", "overlap", "covariation", "heavy_tails", "missing", "k2", "k3", "k5")
@@ -74,11 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     presets = args.presets or (["default"] if args.quick else list(PRESETS))
     seeds = args.seeds[:1] if args.quick else args.seeds
-    rows = []
-    for preset in presets:
-        for seed in seeds:
-            print(f"fitting {preset}, seed {seed} ...", file=sys.stderr, flush=True)
-            rows.append(run_one(preset, seed, args.model, args.quick))
+    rows = run_grid(presets, seeds, lambda preset, seed: run_one(preset, seed, args.model, args.quick), "fitting")
     sampler = "quick: 100 + 100 sweeps x 2 chains" if args.quick else "the spec's sampler settings"
     print(f"## Recovery: model '{args.model}' ({sampler})\n")
     print(markdown_table(rows, COLUMNS))
