@@ -196,9 +196,10 @@ class GibbsSampler:
         return m.e0_shape / (m.e0_rate_per_k * m.k_max)
 
     # ----------------------------------------------------------- likelihood
-    def _precision(self, s: State) -> np.ndarray:
-        d = self.data
-        return np.where(d.observed & self.layout.continuous, s.t_weights / s.sigma2, 0.0)
+    def _precision(self, s: State, columns: np.ndarray | None = None) -> np.ndarray:
+        """Precision of each continuous entry (0 where unobserved or binary), optionally of some columns."""
+        d, cols = self.data, slice(None) if columns is None else columns
+        return np.where(d.observed[:, cols] & self.layout.continuous[cols], s.t_weights[:, cols] / s.sigma2[cols], 0.0)
 
     def loglik_components(self, s: State, rows: np.ndarray, delta: np.ndarray) -> np.ndarray:
         """(len(rows), K) log-density of each row under each subgroup (activities integrated)."""
@@ -359,13 +360,9 @@ class GibbsSampler:
         ``eta`` is the predictor without activity of the biomarkers drawn.
         """
         d, lay, rng = self.data, self.layout, self.rng
-        if columns is None:
-            cols = slice(None)
-            y, observed, binary, weight = d.y, d.observed, d.is_binary, self._precision(s)
-        else:
-            cols = columns
-            y, observed, binary = d.y[:, cols], d.observed[:, cols], d.is_binary[cols]
-            weight = np.where(observed & ~binary, s.t_weights[:, cols] / s.sigma2[cols], 0.0)
+        cols = slice(None) if columns is None else columns
+        y, observed, binary = d.y[:, cols], d.observed[:, cols], d.is_binary[cols]
+        weight = self._precision(s, columns)
         n, J = y.shape
         K, F = lay.n_components, lay.base_design.shape[1]
         target = y * weight
