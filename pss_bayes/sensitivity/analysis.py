@@ -183,7 +183,7 @@ def _metrics(c: Comparison, k_ref: int) -> dict[str, Any]:
     return {"n_patients": c.n_shared, "k_mode": c.k_mode, "p_k_mode": c.p_k_mode, "p_k_reference": c.p_k_reference,
             "ari_vs_reference": c.ari, "n_changed": c.n_changed, "max_membership_change": c.max_change,
             "mean_membership_change": float(c.change.mean()) if c.n_shared else np.nan,
-            "max_effect_shift_sd": c.max_shift, "worst_effect": worst, "stable": c.stable(k_ref),
+            "max_effect_shift_sd": c.max_shift, "worst_effect": worst, "stable": c.stable,
             "note": describe(c, k_ref)}
 
 

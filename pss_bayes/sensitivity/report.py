@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pss_bayes.sensitivity.stability import ARI_STABLE, SHIFT_NOTABLE, Comparison
+from pss_bayes.sensitivity.stability import ARI_STABLE, MINOR_SHARE, RETAINED, SHIFT_NOTABLE, Comparison
 
 #: Patients whose stability is below this are listed as unstable.
 PATIENT_STABLE = 0.8
@@ -26,9 +26,11 @@ def describe(comparison: Comparison, k_reference: int) -> str:
                      else "most of its patients form a new subgroup" if fate.destination
                      else "its patients scatter")
             parts.append(f"subgroup {fate.subgroup} ({_patients(fate.size)}) disappears ({where})")
+    major = comparison.major_new_subgroups
     for size, origin in comparison.new_subgroups:
         if size:
-            parts.append(f"a new subgroup of {_patients(size)} appears (mostly from subgroup {origin})")
+            small = "" if (size, origin) in major else "small "
+            parts.append(f"a {small}new subgroup of {_patients(size)} appears (mostly from subgroup {origin})")
     agreement = (f"adjusted Rand index {comparison.ari:.2f}; {comparison.n_changed} of "
                  f"{_patients(comparison.n_shared)} change subgroup")
     if parts:
@@ -54,20 +56,26 @@ def summary_markdown(stability: pd.DataFrame, patients: pd.DataFrame, psens: pd.
              f"Reference fit (model '{model}'): K = {int(ref.k_mode)} subgroups (posterior probability "
              f"{ref.p_k_mode:.2f}), {int(ref.n_patients)} patients. Variants: {len(rows)}, of which "
              f"{len(done)} finished and {len(failed)} failed.", "", "## Verdict", ""]
+    minor = done[done["stable"].astype(bool) & (done["k_mode"] != ref.k_mode)]
     if done.empty:
         lines.append("No variant finished, so nothing can be said about stability.")
     elif unstable.empty:
-        lines.append(f"**The subgroups are stable.** In all {len(done)} finished variants the most probable "
-                     f"number of subgroups is {int(ref.k_mode)} and the subgroups agree with the reference "
-                     f"(adjusted Rand index {done['ari_vs_reference'].min():.2f} to "
-                     f"{done['ari_vs_reference'].max():.2f}; at most {int(done['n_changed'].max())} "
-                     "patients change subgroup).")
+        lines.append(f"**The subgroups are stable.** In all {len(done)} finished variants every reference "
+                     f"subgroup is recovered and the subgroups agree with the reference (adjusted Rand index "
+                     f"{done['ari_vs_reference'].min():.2f} to {done['ari_vs_reference'].max():.2f}; at most "
+                     f"{int(done['n_changed'].max())} patients change subgroup).")
     else:
         lines.append(f"**The subgroups are not stable** in {len(unstable)} of {len(done)} finished variants:")
         lines.append("")
         lines += [f"- {r.description} (`{r.variant}`): {r.note}." for r in unstable.itertuples()]
-        lines += ["", f"A variant counts as stable when it has the reference's most probable K and its "
-                      f"subgroups agree with the reference's (adjusted Rand index ≥ {ARI_STABLE})."]
+    if not minor.empty:
+        lines += ["", f"Minor changes: in {len(minor)} stable variant(s) the most probable K differs only because "
+                      f"a small group of patients (under {MINOR_SHARE:.0%}) forms a subgroup of its own: "
+                      + ", ".join(f"`{v}`" for v in minor["variant"]) + " (see the patients below)."]
+    if not done.empty:
+        lines += ["", f"A variant counts as stable when every reference subgroup keeps at least "
+                      f"{RETAINED:.0%} of its patients together, no new subgroup takes {MINOR_SHARE:.0%} of the "
+                      f"patients or more, and the labels agree (adjusted Rand index ≥ {ARI_STABLE})."]
     not_converged = int((~stability.loc[stability["status"] == "done", "converged"].astype(bool)).sum())
     if not_converged:
         lines += ["", f"{not_converged} of {len(done) + 1} finished fits (reference included) did not pass "

@@ -21,6 +21,8 @@ from sklearn.metrics import adjusted_rand_score
 ARI_STABLE = 0.8
 #: Share of a reference subgroup's patients that must stay together for it to be recovered.
 RETAINED = 0.5
+#: A variant's extra subgroup smaller than this share of the patients is a minor change.
+MINOR_SHARE = 0.05
 #: Module-effect shift (in reference posterior SDs) reported as notable.
 SHIFT_NOTABLE = 2.0
 
@@ -167,9 +169,21 @@ class Comparison:
         shifts = self.effect_shifts["shift_sd"].abs()
         return float(shifts.max()) if len(shifts) else 0.0
 
-    def stable(self, k_reference: int) -> bool:
-        """Same most probable K, and labels that agree with the reference (ARI >= ARI_STABLE)."""
-        return self.k_mode == k_reference and self.ari >= ARI_STABLE
+    @property
+    def major_new_subgroups(self) -> list[tuple[int, int]]:
+        """New subgroups holding at least :data:`MINOR_SHARE` of the shared patients."""
+        return [(size, origin) for size, origin in self.new_subgroups if size >= MINOR_SHARE * self.n_shared]
+
+    @property
+    def stable(self) -> bool:
+        """Every reference subgroup recovered, no sizeable new subgroup, and ARI >= :data:`ARI_STABLE`.
+
+        A variant whose most probable K differs only because a small group of
+        patients (under :data:`MINOR_SHARE`) splits off still counts as stable;
+        its K and the split are reported all the same.
+        """
+        return (self.ari >= ARI_STABLE and all(f.recovered for f in self.fates)
+                and not self.major_new_subgroups)
 
 
 def compare(reference: FitTables, variant: FitTables) -> Comparison:

@@ -37,7 +37,7 @@ def test_relabelled_identical_fit_is_perfectly_stable():
     var = tables(one_hot(labels, 3)[:, [2, 0, 1]])          # same partition, other labels
     c = compare(ref, var)
     assert c.ari == pytest.approx(1.0) and c.n_changed == 0 and c.max_change == 0.0
-    assert c.stable(3) and all(f.recovered for f in c.fates)
+    assert c.stable and all(f.recovered for f in c.fates)
     assert describe(c, 3).startswith("same subgroups")
 
 
@@ -45,7 +45,7 @@ def test_merged_subgroup_is_named_with_its_destination():
     ref = tables(one_hot(np.array([0, 0, 0, 1, 1, 1, 2, 2]), 3))
     var = tables(one_hot(np.array([0, 0, 0, 1, 1, 1, 1, 1]), 2), k_probs={2: 0.8, 3: 0.2})
     c = compare(ref, var)
-    assert c.k_mode == 2 and c.p_k_reference == pytest.approx(0.2) and not c.stable(3)
+    assert c.k_mode == 2 and c.p_k_reference == pytest.approx(0.2) and not c.stable
     assert c.n_changed == 2 and c.max_change == 1.0
     lost = [f for f in c.fates if not f.recovered]
     assert [(f.subgroup, f.size, f.destination) for f in lost] == [(3, 2, "subgroup 2")]
@@ -60,8 +60,16 @@ def test_new_subgroup_from_a_split():
     assert c.new_subgroups == [(2, 2)]
     assert c.changed.tolist() == [False] * 6 + [True] * 2
     assert c.change.tolist() == [0.0] * 6 + [1.0] * 2
-    assert all(f.recovered for f in c.fates)
+    assert all(f.recovered for f in c.fates) and c.major_new_subgroups == [(2, 2)] and not c.stable
     assert "K 2 → 3; a new subgroup of 2 patients appears (mostly from subgroup 2)" in describe(c, 2)
+
+
+def test_a_small_split_is_a_minor_change():
+    ref = tables(one_hot(np.array([0] * 30 + [1] * 30), 2))
+    var = tables(one_hot(np.array([0] * 29 + [2] + [1] * 30), 3))
+    c = compare(ref, var)
+    assert c.k_mode == 3 and c.new_subgroups == [(1, 1)] and c.major_new_subgroups == [] and c.stable
+    assert "a small new subgroup of 1 patient appears" in describe(c, 2)
 
 
 def test_soft_membership_changes_on_aligned_columns():
