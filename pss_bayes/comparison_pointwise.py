@@ -67,8 +67,9 @@ def _draw_arrays(result: FitResult, draws: np.ndarray) -> dict[str, np.ndarray]:
     fixed = np.concatenate([flat("baseline")[..., None], flat("covariate_effect"), flat("batch_effect")], axis=-1)
     with np.errstate(divide="ignore"):
         log_weights = np.log(flat("component_weight"))
+    df = flat("df") if "df" in post else np.full(n_samples, result.spec.likelihood.df)
     return {"fixed": fixed, "delta": flat("component_effect"), "log_weights": log_weights,
-            "sigma": np.nan_to_num(flat("sigma"), nan=1.0), "loading": flat("loading")}
+            "sigma": np.nan_to_num(flat("sigma"), nan=1.0), "loading": flat("loading"), "df": df}
 
 
 def _design_rows(result: FitResult, cohort: Cohort) -> tuple[ModelData, np.ndarray]:
@@ -228,7 +229,6 @@ def pointwise_loglik(result: FitResult, cohort: Cohort | None = None, *, max_dra
     obs_c = data.observed & ~b
     patients = data.is_patient
     student = result.spec.likelihood.family == "student_t"
-    nu = result.spec.likelihood.df
     out = np.empty((chains * draws, data.n_subjects))
     for s in range(chains * draws):
         eta0 = base @ p["fixed"][s].T
@@ -238,7 +238,7 @@ def pointwise_loglik(result: FitResult, cohort: Cohort | None = None, *, max_dra
                              np.r_[0.0, np.full(len(p["log_weights"][s]), -np.inf)])
         binary = _binary_loglik(eta0[:, b], data.y[:, b], data.observed[:, b], delta[:, b])
         if student:
-            comp = student_component_loglik(resid0, obs_c, p["sigma"][s], nu, p["loading"][s], activity_map,
+            comp = student_component_loglik(resid0, obs_c, p["sigma"][s], p["df"][s], p["loading"][s], activity_map,
                                             np.where(b, 0.0, delta), offset=log_prior + binary, nodes=nodes)
         else:
             prec = np.where(obs_c, p["sigma"][s] ** -2, 0.0)

@@ -84,7 +84,8 @@ def fit(cohort: Cohort, spec: ModelSpec | str = "default", *, seed: int = 0, dra
     attrs = {"spec": json.dumps(spec.to_dict()), "pss_bayes_version": __version__,
              "data_hash": cohort.data_hash(), "seed": str(seed), "engine": "gibbs",
              "k_reported": str(labels.k)}
-    idata = build_inference_data(stacked, data, labels, attrs)
+    idata = build_inference_data(stacked, data, labels, attrs,
+                                 estimated_df=spec.likelihood.df_estimated and not data.is_binary.all())
     run_info: dict[str, Any] = {"seed": seed, "draws": draws, "tune": tune, "chains": chains, "thin": thin,
                                 "n_jobs": n_jobs, "engine": "gibbs",
                                 "timings": {"sampling_seconds": round(sampling_seconds, 2),

@@ -38,6 +38,11 @@ def linear_predictor(data: ModelData, params: Mapping[str, np.ndarray]) -> np.nd
     return eta0
 
 
+def degrees_of_freedom(spec: ModelSpec, params: Mapping[str, np.ndarray]) -> float:
+    """The Student-t degrees of freedom: the parameter ``df`` when estimated, else the spec's."""
+    return float(params["df"]) if spec.likelihood.df_estimated else spec.likelihood.df
+
+
 def pointwise_log_likelihood(data: ModelData, spec: ModelSpec, params: Mapping[str, np.ndarray]) -> np.ndarray:
     """Log-likelihood of each subject's observed entries, labels summed out.
 
@@ -64,7 +69,7 @@ def pointwise_log_likelihood(data: ModelData, spec: ModelSpec, params: Mapping[s
         sigma = np.sqrt(params["sigma2"])
         loc, val = mu[..., continuous], y[..., continuous]
         if spec.likelihood.family == "student_t":
-            terms[..., continuous] = stats.t.logpdf(val, spec.likelihood.df, loc=loc, scale=sigma)
+            terms[..., continuous] = stats.t.logpdf(val, degrees_of_freedom(spec, params), loc=loc, scale=sigma)
         else:
             terms[..., continuous] = stats.norm.logpdf(val, loc=loc, scale=sigma)
     if data.is_binary.any():
@@ -89,6 +94,9 @@ def log_prior(data: ModelData, spec: ModelSpec, params: Mapping[str, np.ndarray]
         total += stats.norm.logpdf(params["activity"]).sum()
     if (~data.is_binary).any():
         total += stats.invgamma.logpdf(params["sigma2"], p.noise_shape, scale=p.noise_scale).sum()
+        like = spec.likelihood
+        if like.df_estimated:
+            total += stats.gamma.logpdf(params["df"], like.df_prior_shape, scale=1.0 / like.df_prior_rate)
     total += stats.norm.logpdf(params["theta"], 0.0, p.module_effect_sd).sum()
     total += stats.invgamma.logpdf(params["tau2"], p.pooling_shape, scale=p.pooling_scale).sum()
     total += stats.norm.logpdf(params["eta"]).sum()
@@ -115,7 +123,8 @@ def joint_log_density(data: ModelData, spec: ModelSpec, params: Mapping[str, np.
         Untransformed values by PyMC variable name: ``baseline`` (J,),
         ``covariate_effect`` (J, P) and ``batch_effect`` (J, C) where present,
         ``sigma2`` (continuous markers), ``loading`` (markers with an activity
-        factor) and ``activity`` (n, F) where present, ``theta`` (K, M), ``tau2``
+        factor) and ``activity`` (n, F) where present, ``df`` (Student-t degrees of
+        freedom, when estimated), ``theta`` (K, M), ``tau2``
         (M,), ``eta`` (K, J), ``concentration`` (sparse mixture only) and
         ``weights`` (K,, on the simplex).
 

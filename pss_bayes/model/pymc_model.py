@@ -26,7 +26,8 @@ Variables and dims
 without covariates), ``batch_effect`` (biomarker, batch; absent without a batch),
 ``sigma2`` (continuous_biomarker; absent when every marker is binary),
 ``loading`` (loaded_biomarker) and ``activity`` (subject, factor) when markers
-load on activity factors, ``theta`` (component, module), ``tau2`` (module),
+load on activity factors, ``df`` (scalar; Student-t with estimated degrees of
+freedom), ``theta`` (component, module), ``tau2`` (module),
 ``eta`` (component, biomarker), deterministic ``delta`` (component, biomarker),
 ``concentration`` (sparse mixture only), ``weights`` (component) and the
 observed ``y`` (subject, biomarker).
@@ -80,19 +81,21 @@ def model_coords(data: ModelData, spec: ModelSpec) -> dict[str, list]:
     return {name: values for name, values in coords.items() if values}
 
 
-def _mixture_logp(family: str, df: np.float64) -> Callable[..., pt.TensorVariable]:
+def _mixture_logp(family: str) -> Callable[..., pt.TensorVariable]:
     """Log-density of subjects' rows under the mixture, labels summed out.
 
-    The returned function takes ``(value, eta0, delta, log_weights, scale, binary,
-    observed, patient)`` with shapes ``(n, J), (n, J), (K, J), (K,), (J,), (J,), (n, J),
-    (n,)`` and returns ``(n,)``. Both the continuous and the Bernoulli-logit density
+    The returned function takes ``(value, eta0, delta, log_weights, scale, df, binary,
+    observed, patient)`` with shapes ``(n, J), (n, J), (K, J), (K,), (J,), (), (J,),
+    (n, J), (n,)`` and returns ``(n,)`` (``df``, the Student-t degrees of freedom, is
+    unused for the Normal family). Both the continuous and the Bernoulli-logit density
     are evaluated at every entry (each is finite there) and the marker's kind
     selects one; masks rather than index arrays keep the gradient free of
     advanced-indexing updates, which numba (nutpie) would run in object mode.
     """
 
     def logp(value: pt.TensorVariable, eta0: pt.TensorVariable, delta: pt.TensorVariable,
-             log_weights: pt.TensorVariable, scale: pt.TensorVariable, binary: pt.TensorVariable,
+             log_weights: pt.TensorVariable, scale: pt.TensorVariable, df: pt.TensorVariable,
+             binary: pt.TensorVariable,
              observed: pt.TensorVariable, patient: pt.TensorVariable) -> pt.TensorVariable:
         mu = eta0[..., None, :] + patient[..., None, None] * delta      # (n, K, J)
         y = value[..., None, :]
@@ -164,6 +167,10 @@ def build_model(data: ModelData, spec: ModelSpec) -> pm.Model:
             sigma2 = pm.InverseGamma("sigma2", alpha=p["noise_shape"], beta=p["noise_scale"],
                                      dims="continuous_biomarker")
             scale = scale + pt.dot(pt.sqrt(sigma2), _indicator(continuous, J))
+        like = spec.likelihood
+        df = np.float64(like.df)
+        if like.df_estimated and continuous.size:
+            df = pm.Gamma("df", alpha=np.float64(like.df_prior_shape), beta=np.float64(like.df_prior_rate))
 
         theta = pm.Normal("theta", 0.0, p["module_effect_sd"], dims=("component", "module"))
         tau2 = pm.InverseGamma("tau2", alpha=p["pooling_shape"], beta=p["pooling_scale"], dims="module")
@@ -179,9 +186,9 @@ def build_model(data: ModelData, spec: ModelSpec) -> pm.Model:
             weights = pm.Dirichlet("weights", a=np.full(K, np.float64(mix.fixed_concentration)), dims="component")
 
         pm.CustomDist(
-            "y", eta0, delta, pt.log(weights), scale, data.is_binary.astype(float),
+            "y", eta0, delta, pt.log(weights), scale, df, data.is_binary.astype(float),
             data.observed.astype(float), data.is_patient.astype(float),
-            logp=_mixture_logp(spec.likelihood.family, np.float64(spec.likelihood.df)),
-            signature="(j),(k,j),(k),(j),(j),(j),()->(j)",
+            logp=_mixture_logp(like.family),
+            signature="(j),(k,j),(k),(j),(),(j),(j),()->(j)",
             observed=data.y, dims=("subject", "biomarker"))
     return model

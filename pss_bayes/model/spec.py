@@ -49,10 +49,25 @@ class MixtureSpec:
 
 @dataclass(frozen=True)
 class LikelihoodSpec:
-    """Observation model of continuous biomarkers (binary ones are Bernoulli-logit)."""
+    """Observation model of continuous biomarkers (binary ones are Bernoulli-logit).
+
+    For the Student-t family the degrees of freedom ``nu`` are either estimated
+    (``estimate_df``, one ``nu`` shared by every continuous marker, prior
+    ``Gamma(df_prior_shape, rate=df_prior_rate)``, Juárez & Steel 2010; ``df`` is
+    then the starting value) or fixed at ``df``. A spec file that sets ``df``
+    without saying ``estimate_df`` fixes it.
+    """
 
     family: str = "student_t"
     df: float = 4.0
+    estimate_df: bool = True
+    df_prior_shape: float = 2.0
+    df_prior_rate: float = 0.1
+
+    @property
+    def df_estimated(self) -> bool:
+        """Whether the degrees of freedom are a parameter of the model."""
+        return self.family == "student_t" and self.estimate_df
 
 
 @dataclass(frozen=True)
@@ -119,7 +134,14 @@ class ModelSpec:
         return dataclasses.asdict(self)
 
     def replace(self, **sections: Mapping[str, Any] | str) -> "ModelSpec":
-        """A copy with some fields changed, e.g. ``spec.replace(mixture={"fixed_k": 3})``."""
+        """A copy with some fields changed, e.g. ``spec.replace(mixture={"fixed_k": 3})``.
+
+        As in a spec file, ``likelihood={"df": 6}`` without ``estimate_df`` fixes the
+        degrees of freedom.
+        """
+        likelihood = sections.get("likelihood")
+        if isinstance(likelihood, Mapping):
+            sections = {**sections, "likelihood": _fixed_df_rule(likelihood)}
         return spec_from_dict(_merge(self.to_dict(), sections), source=f"{self.name} (modified)")
 
     @classmethod
@@ -129,6 +151,14 @@ class ModelSpec:
 
 _SECTIONS = {"mixture": MixtureSpec, "likelihood": LikelihoodSpec, "covariation": CovariationSpec,
              "priors": PriorSpec, "sampler": SamplerSpec}
+
+
+def _fixed_df_rule(likelihood: Mapping[str, Any]) -> dict[str, Any]:
+    """Giving ``df`` without ``estimate_df`` means a fixed number of degrees of freedom."""
+    values = dict(likelihood)
+    if "df" in values and "estimate_df" not in values:
+        values["estimate_df"] = False
+    return values
 
 
 def _merge(base: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -153,8 +183,9 @@ def _check(spec: ModelSpec) -> None:
             problems.append(f"mixture.{name} must be positive")
     if spec.likelihood.family not in FAMILIES:
         problems.append(f"likelihood.family is '{spec.likelihood.family}'; use one of {FAMILIES}")
-    if spec.likelihood.df <= 0:
-        problems.append("likelihood.df must be positive")
+    for name in ("df", "df_prior_shape", "df_prior_rate"):
+        if getattr(spec.likelihood, name) <= 0:
+            problems.append(f"likelihood.{name} must be positive")
     if spec.covariation.min_markers < 2:
         problems.append("covariation.min_markers must be at least 2")
     if spec.covariation.loading_sd <= 0:
@@ -183,6 +214,8 @@ def spec_from_dict(data: Mapping[str, Any], source: str = "spec") -> ModelSpec:
         values = data.get(section, {})
         if not isinstance(values, Mapping):
             raise SpecError(f"{source}: [{section}] must be a table of settings")
+        if section == "likelihood":
+            values = _fixed_df_rule(values)
         allowed = {f.name: f for f in dataclasses.fields(cls)}
         bad = sorted(set(values) - set(allowed))
         if bad:

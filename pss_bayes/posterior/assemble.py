@@ -38,8 +38,12 @@ def normalise_loading_signs(loading: np.ndarray, activity: np.ndarray) -> np.nda
 
 
 def build_inference_data(traces: dict[str, np.ndarray], data: ModelData, labels: Relabelling,
-                         attrs: dict[str, str]) -> az.InferenceData:
-    """Assemble the posterior, log-likelihood, sample-stats and constant-data groups."""
+                         attrs: dict[str, str], estimated_df: bool = False) -> az.InferenceData:
+    """Assemble the posterior, log-likelihood, sample-stats and constant-data groups.
+
+    ``estimated_df``: the Student-t degrees of freedom were sampled and go into the
+    posterior as ``df``.
+    """
     chains, draws = traces["e0"].shape
     P, C = data.covariates.shape[1], data.n_batches
     fixed = traces["fixed"]
@@ -86,6 +90,8 @@ def build_inference_data(traces: dict[str, np.ndarray], data: ModelData, labels:
          "module_of": (("biomarker",), np.array(data.modules)[data.module]),
          "activity_factor": (("biomarker",), data.activity)},
         coords={"subject": list(data.subject_ids), "biomarker": list(data.biomarkers)})
+    if estimated_df:
+        posterior["df"] = (cd, traces["df"])
     return az.InferenceData(posterior=posterior, log_likelihood=log_lik, sample_stats=stats,
                             constant_data=constant)
 

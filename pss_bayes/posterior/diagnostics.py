@@ -74,6 +74,8 @@ def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, max_rhat: float = 
                  "n_subgroups": posterior["n_subgroups"].to_numpy().astype(float),
                  "baseline": posterior["baseline"].to_numpy(),
                  "sigma": np.nan_to_num(posterior["sigma"].to_numpy())}
+    if "df" in posterior:
+        invariant["df"] = posterior["df"].to_numpy()
     relabelled = {name: _compact(posterior[name], keep) for name in ("weight", "effect", "module_effect")}
     every = {**invariant, **relabelled}
     rhat_fn = lambda a: az.rhat(a, method="rank")  # noqa: E731

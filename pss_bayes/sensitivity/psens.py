@@ -52,7 +52,7 @@ THRESHOLD = 0.05
 #: Groups of log-prior terms power-scaled one at a time to say which prior matters.
 PRIOR_BLOCKS = {"baseline": ("baseline", "covariate_effect", "batch_effect"), "noise": ("sigma2",),
                 "loading": ("loading",), "pooling": ("tau2",), "module_effect": ("module_effect",),
-                "concentration": ("concentration",)}
+                "concentration": ("concentration",), "degrees_of_freedom": ("df",)}
 _CD = ("chain", "draw")
 
 
@@ -78,6 +78,9 @@ def log_prior(idata: az.InferenceData, spec: ModelSpec) -> xr.Dataset:
     if mix.sparse:
         terms["concentration"] = gamma.logpdf(post["concentration"].to_numpy(), mix.e0_shape,
                                               scale=1.0 / (mix.e0_rate_per_k * mix.k_max))
+    if "df" in post:
+        like = spec.likelihood
+        terms["df"] = gamma.logpdf(post["df"].to_numpy(), like.df_prior_shape, scale=1.0 / like.df_prior_rate)
     coords = {"chain": post["chain"].to_numpy(), "draw": post["draw"].to_numpy()}
     return xr.Dataset({name: (_CD, np.asarray(value, dtype=float)) for name, value in terms.items()},
                       coords=coords)

@@ -33,9 +33,11 @@ def make_data(spec: ModelSpec, *, seed: int = 3, binary: bool = True, batch: boo
     return data
 
 
-def make_spec(family: str = "normal", fixed_k: int = 0, covariation: bool = True) -> ModelSpec:
-    """The default spec with the likelihood family, mixture and co-variation changed."""
-    return load_spec("default").replace(likelihood={"family": family}, mixture={"fixed_k": fixed_k, "k_max": 4},
+def make_spec(family: str = "normal", fixed_k: int = 0, covariation: bool = True,
+              estimate_df: bool = True) -> ModelSpec:
+    """The default spec with the likelihood family, mixture, co-variation and df estimation changed."""
+    return load_spec("default").replace(likelihood={"family": family, "estimate_df": estimate_df},
+                                        mixture={"fixed_k": fixed_k, "k_max": 4},
                                         covariation={"enabled": covariation})
 
 
@@ -78,4 +80,5 @@ def gibbs_state(sampler: GibbsSampler, params: dict[str, np.ndarray]) -> State:
                  theta=params["theta"], tau2=params["tau2"], log_weights=np.log(params["weights"]),
                  e0=float(params.get("concentration", spec.mixture.fixed_concentration)),
                  labels=np.zeros(int(data.is_patient.sum()), dtype=int),
-                 activity=np.zeros((n, data.n_activity)), t_weights=np.ones((n, J)))
+                 activity=np.zeros((n, data.n_activity)), t_weights=np.ones((n, J)),
+                 nu=float(params.get("df", spec.likelihood.df)))

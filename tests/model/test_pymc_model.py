@@ -23,15 +23,16 @@ FAST = Mode(linker="py", optimizer=None)
 # Each switch of the model is on in some variant and off in another.
 VARIANTS = {
     "full": dict(family="normal", fixed_k=0, covariation=True, binary=True, batch=True, covariates=True),
-    "bare": dict(family="student_t", fixed_k=3, covariation=False, binary=False, batch=False, covariates=False),
+    "bare": dict(family="student_t", fixed_k=3, covariation=False, binary=False, batch=False, covariates=False,
+                 estimate_df=False),
     "normal_fixed": dict(family="normal", fixed_k=3, covariation=True, binary=True, batch=False, covariates=True),
     "student_sparse": dict(family="student_t", fixed_k=0, covariation=False, binary=True, batch=True,
                            covariates=False),
 }
 
 
-def build_variant(family: str, fixed_k: int, covariation: bool, **parts: bool):
-    spec = make_spec(family, fixed_k, covariation)
+def build_variant(family: str, fixed_k: int, covariation: bool, estimate_df: bool = True, **parts: bool):
+    spec = make_spec(family, fixed_k, covariation, estimate_df)
     data = make_data(spec, **parts)
     return data, spec, build_model(data, spec)
 
@@ -63,6 +64,7 @@ def test_model_compiles_with_finite_logp_and_gradient(compiled):
     assert ("covariate_effect" in model.named_vars) == settings["covariates"]
     assert ("activity" in model.named_vars) == settings["covariation"]
     assert ("concentration" in model.named_vars) == (settings["fixed_k"] == 0)
+    assert ("df" in model.named_vars) == (settings["family"] == "student_t" and settings.get("estimate_df", True))
     if settings["covariation"]:
         assert dims["activity"] == ("subject", "factor")
         assert tuple(model.coords["factor"]) == ("interferon", "inflammation", "b_cell")
