@@ -97,3 +97,19 @@ def test_normal_family_recomputation_equals_the_samplers_values(tiny_sim):
                                result.idata.log_likelihood["y"].to_numpy(), atol=1e-9)
     kept = with_marginal_loglik(result, max_draws=5).idata.log_likelihood
     assert kept["y"].sizes["draw"] == 15 and "exact" in kept.attrs["pointwise_method"]
+
+
+def test_estimated_df_enters_per_draw(tiny_fit):
+    """Each draw's own degrees of freedom are used: setting them to 7 everywhere gives the fixed-df answer."""
+    import dataclasses
+
+    assert "df" in tiny_fit.idata.posterior
+    idata = tiny_fit.idata.copy()
+    idata.posterior["df"][:] = 7.0
+    as_seven = dataclasses.replace(tiny_fit, idata=idata)
+    fixed_idata = tiny_fit.idata.copy()
+    fixed_idata.posterior = fixed_idata.posterior.drop_vars("df")
+    fixed = dataclasses.replace(tiny_fit, idata=fixed_idata, spec=tiny_fit.spec.replace(likelihood={"df": 7.0}))
+    seven = pointwise_loglik(as_seven, max_draws=6).to_numpy()
+    np.testing.assert_allclose(seven, pointwise_loglik(fixed, max_draws=6).to_numpy(), rtol=1e-12)
+    assert not np.allclose(seven, pointwise_loglik(tiny_fit, max_draws=6).to_numpy())
