@@ -31,6 +31,14 @@ def summary_text(result: "FitResult", top: int = 3) -> str:
         parts = [f"{r.module} {r.mean:+.1f} [{r.hdi_lo:+.1f}, {r.hdi_hi:+.1f}]"
                  + (f" {r.scale}" if r.scale != "control SD" else "") for r in strongest.itertuples()]
         lines.append(f"  subgroup {subgroup}: " + "; ".join(parts))
+    post = result.idata.posterior
+    if "df" in post:
+        import arviz as az
+
+        df = post["df"].to_numpy().ravel()
+        lo, hi = az.hdi(df, hdi_prob=0.94)
+        lines.append(f"Student-t degrees of freedom: {df.mean():.1f} [{lo:.1f}, {hi:.1f}] "
+                     "(small: heavy-tailed noise; above about 30: close to Normal)")
     diag = result.diagnostics()
     if diag.converged:
         lines.append(f"Diagnostics: converged (max R-hat {diag.max_rhat:.3f}, min bulk ESS "

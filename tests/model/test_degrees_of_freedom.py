@@ -62,3 +62,4 @@ def test_fit_reports_df_and_psens_sees_its_prior():
     df = result.idata.posterior["df"]
     assert df.dims == ("chain", "draw") and bool((df > 0).all()) and float(df.std()) > 0
     assert "df" in log_prior(result.idata, spec)
+    assert "Student-t degrees of freedom:" in result.summary()
