@@ -275,6 +275,10 @@ class GibbsSampler:
         if prune:
             self._prune(s, resp)
         elif self.spec.mixture.sparse:
+            # The labels were drawn with the activities integrated out, so the activities
+            # must be drawn given the new labels before any move conditions on them
+            # (partially collapsed Gibbs; van Dyk & Park 2008).
+            self._draw_activity(s, self._linear_parts(s)[0])
             terms = self._patient_terms(s)
             self._births_and_deaths(s, terms)
             self._split_merge(s, terms)
@@ -358,14 +362,20 @@ class GibbsSampler:
         onehot[lay.patients, s.labels] = 1.0
         return lay.base_design @ s.fixed.T + onehot @ s.delta, onehot
 
+    def _draw_activity(self, s: State, eta: np.ndarray) -> None:
+        """Draw every subject's module activities from their conditional (``eta``: predictor without them)."""
+        d, lay = self.data, self.layout
+        if not d.n_activity:
+            return
+        prec = self._precision(s)
+        pl = prec * s.loading
+        post_prec = 1.0 + (pl * s.loading) @ lay.activity_map
+        mean = ((pl * (d.y - eta)) @ lay.activity_map) / post_prec
+        s.activity = mean + self.rng.standard_normal(mean.shape) / np.sqrt(post_prec)
+
     def _activity_and_weights(self, s: State, eta: np.ndarray) -> None:
         d, lay, rng = self.data, self.layout, self.rng
-        if d.n_activity:
-            prec = self._precision(s)
-            pl = prec * s.loading
-            post_prec = 1.0 + (pl * s.loading) @ lay.activity_map
-            mean = ((pl * (d.y - eta)) @ lay.activity_map) / post_prec
-            s.activity = mean + rng.standard_normal(mean.shape) / np.sqrt(post_prec)
+        self._draw_activity(s, eta)
         if self.student:
             err = d.y - eta - self._activity_term(s)
             z2 = err ** 2 / s.sigma2
