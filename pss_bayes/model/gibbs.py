@@ -32,6 +32,7 @@ from polyagamma import random_polyagamma
 from scipy.special import gammaln, logsumexp
 
 from pss_bayes.model.birth_death import BirthDeath
+from pss_bayes.model.collapsed import EffectIntegral, Information, ModuleBlocks, patient_information
 from pss_bayes.model.design import ModelData
 from pss_bayes.model.spec import ModelSpec
 from pss_bayes.model.split_merge import SplitMerge
@@ -69,6 +70,7 @@ class Layout:
     patients: np.ndarray        # indices of patients
     continuous: np.ndarray      # (J,) bool
     module_members: np.ndarray  # (M, J) indicator
+    blocks: ModuleBlocks        # biomarkers grouped by module
     n_components: int
 
 
@@ -90,7 +92,8 @@ def make_layout(data: ModelData, spec: ModelSpec) -> Layout:
     members = (data.module[None, :] == np.arange(data.n_modules)[:, None]).astype(float)
     base_outer = (base_design[:, :, None] * base_design[:, None, :]).reshape(n, -1)
     return Layout(base_design, base_outer, prec, activity_map, has, np.flatnonzero(data.is_patient),
-                  ~data.is_binary, members, spec.mixture.n_components)
+                  ~data.is_binary, members, ModuleBlocks.from_modules(data.module, data.n_modules),
+                  spec.mixture.n_components)
 
 
 def slice_sample(log_density: Callable[[float], float], x0: float, rng: np.random.Generator,
@@ -275,13 +278,12 @@ class GibbsSampler:
         if prune:
             self._prune(s, resp)
         elif self.spec.mixture.sparse:
-            # The labels were drawn with the activities integrated out, so the activities
-            # must be drawn given the new labels before any move conditions on them
+            # Like the labels, the moves integrate the activities out; the activities are
+            # drawn given the new labels next, before anything conditions on them
             # (partially collapsed Gibbs; van Dyk & Park 2008).
-            self._draw_activity(s, self._linear_parts(s)[0])
-            terms = self._patient_terms(s)
-            self._births_and_deaths(s, terms)
-            self._split_merge(s, terms)
+            info, integral = self._move_terms(s)
+            self._births_and_deaths(s, info, integral)
+            self._split_merge(s, info, integral)
         eta, onehot = self._linear_parts(s)
         self._activity_and_weights(s, eta)
         self._coefficients(s, eta, onehot)
@@ -304,40 +306,42 @@ class GibbsSampler:
     #: Extra draws of the binary markers' coefficients per sweep.
     BINARY_REPEATS = 1
 
-    def _patient_terms(self, s: State) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Patients' predictor without subgroup effect, continuous precisions and residuals."""
-        d, lay = self.data, self.layout
+    def _move_terms(self, s: State) -> tuple[Information, EffectIntegral]:
+        """Patients' information about their subgroup's effects, for the label moves.
+
+        Residuals are the data minus baselines, covariates and batch; module activities
+        are integrated out (:mod:`pss_bayes.model.collapsed`); binary markers enter
+        through Pólya-Gamma variables drawn given the current state (precision
+        ``omega``, pseudo-observation ``(y - 1/2) / omega``), so that both moves work
+        with Gaussian integrals, conditional on those variables.
+        """
+        d, lay, rng = self.data, self.layout, self.rng
         rows = lay.patients
         base = lay.base_design[rows] @ s.fixed.T
         prec = self._precision(s)[rows]
-        activity = self._activity_term(s)
-        activity = activity[rows] if d.n_activity else 0.0
-        return base, prec, np.where(prec > 0, d.y[rows] - base - activity, 0.0)
-
-    def _births_and_deaths(self, s: State, terms: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
-        d, rows = self.data, self.layout.patients
-        base, prec, resid = terms
+        resid = np.where(prec > 0, d.y[rows] - base, 0.0)
         b = d.is_binary
-        moves = BirthDeath(resid, prec, base[:, b], d.y[rows][:, b], d.observed[rows][:, b], d.module, b)
-        for _ in range(self.BIRTH_DEATH_MOVES):
-            moves.step(self.rng, s.labels, s.delta, s.theta, s.tau2, s.e0)
-
-    def _split_merge(self, s: State, terms: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
-        d, lay, rng = self.data, self.layout, self.rng
-        rows = lay.patients
-        base, prec, resid = terms
-        b = d.is_binary
-        prec, resid = prec.copy(), resid.copy()
         if b.any():
             observed = d.observed[rows][:, b]
             eta = base[:, b] + s.delta[s.labels][:, b]
             omega = random_polyagamma(1.0, eta, random_state=rng)
             prec[:, b] = np.where(observed, omega, 0.0)
             resid[:, b] = np.where(observed, (d.y[rows][:, b] - 0.5) / omega - base[:, b], 0.0)
-        continuous = lay.continuous
-        moves = SplitMerge(prec, resid, resid[:, continuous] / np.sqrt(s.sigma2[continuous]),
-                           (prec > 0)[:, continuous], s.tau2, lay.module_members, d.module,
-                           self.spec.priors.module_effect_sd ** 2)
+        info = patient_information(prec, resid, s.loading, lay.blocks)
+        return info, EffectIntegral(lay.blocks, s.tau2, self.spec.priors.module_effect_sd ** 2)
+
+    def _births_and_deaths(self, s: State, info: Information, integral: EffectIntegral) -> None:
+        moves = BirthDeath(info, integral, s.delta, s.theta)
+        for _ in range(self.BIRTH_DEATH_MOVES):
+            moves.step(self.rng, s.labels, s.e0)
+
+    def _split_merge(self, s: State, info: Information, integral: EffectIntegral) -> None:
+        d, lay, rng = self.data, self.layout, self.rng
+        rows, continuous = lay.patients, lay.continuous
+        observed = d.observed[rows][:, continuous]
+        base = lay.base_design[rows] @ s.fixed[continuous].T
+        features = np.where(observed, (d.y[rows][:, continuous] - base) / np.sqrt(s.sigma2[continuous]), 0.0)
+        moves = SplitMerge(info, integral, features, observed)
         for _ in range(self.SPLIT_MERGE_MOVES):
             moves.redraw(rng, moves.step(rng, s.labels, lay.n_components, s.e0), s.theta, s.delta)
 

@@ -16,10 +16,10 @@ changes in one step:
 - otherwise *merge*: every member of ``j``'s subgroup moves to ``i``'s.
 
 The acceptance ratio uses the patients' likelihood with the two components'
-subgroup-by-module effects and biomarker effects integrated out (a Gaussian
-integral, conditional on the baselines, activities, Student-t weights and, for
-binary markers, Pólya-Gamma variables drawn for the move) and the mixture weights
-integrated out (Dirichlet-multinomial). Whatever the outcome, the two components'
+subgroup-by-module effects, biomarker effects and the patients' module activities
+integrated out (a Gaussian integral, :mod:`pss_bayes.model.collapsed`, conditional
+on the baselines, Student-t weights and, for binary markers, Pólya-Gamma variables
+drawn for the move) and the mixture weights integrated out (Dirichlet-multinomial). Whatever the outcome, the two components'
 effects are then drawn from their conditional given the allocation, which makes the
 move a partially collapsed Gibbs step that leaves the posterior invariant.
 """
@@ -29,46 +29,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln, log_expit
 
-
-def log_marginal(P: np.ndarray, R: np.ndarray, tau2_j: np.ndarray, members: np.ndarray, s2: float) -> float:
-    """Log-likelihood of a group's data with its effects integrated out, up to per-observation terms.
-
-    Each biomarker ``j`` contributes ``exp(R_j d - P_j d^2 / 2)`` as a function of its
-    effect ``d``; ``d ~ N(theta_m, tau2_j)`` and ``theta_m ~ N(0, s2)`` per module.
-
-    Parameters
-    ----------
-    P, R
-        (J,) sums over the group of precisions and of precision-weighted residuals.
-    tau2_j
-        (J,) within-module variance of each biomarker's module.
-    members
-        (M, J) module membership indicator.
-    s2
-        Prior variance of a subgroup-by-module effect.
-
-    Returns
-    -------
-    float
-    """
-    shrink = 1.0 + P * tau2_j
-    per_marker = 0.5 * R ** 2 * tau2_j / shrink - 0.5 * np.log(shrink)
-    A = members @ (P / shrink)
-    B = members @ (R / shrink)
-    return float(per_marker.sum() + (-0.5 * np.log1p(s2 * A) + 0.5 * B ** 2 / (A + 1.0 / s2)).sum())
-
-
-def draw_effects(rng: np.random.Generator, P: np.ndarray, R: np.ndarray, tau2_j: np.ndarray,
-                 members: np.ndarray, module: np.ndarray, s2: float) -> tuple[np.ndarray, np.ndarray]:
-    """Draw (theta (M,), delta (J,)) of one component from their conditional given its group's sums."""
-    shrink = 1.0 + P * tau2_j
-    A = members @ (P / shrink)
-    B = members @ (R / shrink)
-    prec = A + 1.0 / s2
-    theta = B / prec + rng.standard_normal(len(prec)) / np.sqrt(prec)
-    post_prec = P + 1.0 / tau2_j
-    mean = (R + theta[module] / tau2_j) / post_prec
-    return theta, mean + rng.standard_normal(len(mean)) / np.sqrt(post_prec)
+from pss_bayes.model.collapsed import EffectIntegral, Information
 
 
 class SplitMerge:
@@ -76,38 +37,29 @@ class SplitMerge:
 
     Parameters
     ----------
-    prec
-        (n_patients, J) precision of each entry (Student-t weight over residual variance for
-        continuous markers, Pólya-Gamma variable for binary ones; 0 where unobserved).
-    resid
-        (n_patients, J) data minus everything but the subgroup effect (for binary markers the
-        Pólya-Gamma pseudo-observation ``(y - 1/2) / omega`` minus the predictor).
+    info
+        Each patient's Gaussian factor in its subgroup's effects, activities integrated out.
+    integral
+        The integral over a component's effects (module layout and priors).
     distance_features, distance_observed
         (n_patients, D) data used to measure how close two patients are (continuous markers
         in residual SD units) and where they are observed.
-    tau2, members, module, s2
-        Within-module variances (M,), module indicator (M, J), module of each biomarker (J,),
-        prior variance of subgroup-by-module effects.
     """
 
-    def __init__(self, prec: np.ndarray, resid: np.ndarray, distance_features: np.ndarray,
-                 distance_observed: np.ndarray, tau2: np.ndarray, members: np.ndarray, module: np.ndarray,
-                 s2: float) -> None:
-        self.stats = np.concatenate([prec, prec * resid], axis=1)     # per patient: precision, weighted residual
-        self.n_markers = prec.shape[1]
+    def __init__(self, info: Information, integral: EffectIntegral, distance_features: np.ndarray,
+                 distance_observed: np.ndarray) -> None:
+        self.info, self.integral = info, integral
         seen = distance_observed.astype(float)
         x = np.where(distance_observed, distance_features, 0.0)
         self.features, self.seen = x, seen
         self.distance_terms = np.concatenate([x ** 2, x, seen], axis=1)       # for squared distances by products
-        self.tau2_j, self.members, self.module, self.s2 = tau2[module], members, module, s2
 
-    def _sums(self, rows: np.ndarray) -> np.ndarray:
-        """(2J,) sums over ``rows`` of precisions and weighted residuals."""
-        return self.stats[rows].sum(0)
+    def _sums(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Summed information (Q, h) of the patients in ``rows``."""
+        return self.info.group(rows)
 
-    def _log_ml(self, sums: np.ndarray) -> float:
-        J = self.n_markers
-        return log_marginal(sums[:J], sums[J:], self.tau2_j, self.members, self.s2)
+    def _log_ml(self, sums: tuple[np.ndarray, np.ndarray]) -> float:
+        return float(self.integral.log_marginal(*sums))
 
     def _follow_j(self, rows: np.ndarray, i: int, j: int) -> np.ndarray:
         """Log-probabilities (follow j, stay with i) for each of ``rows`` (neither i nor j)."""
@@ -155,7 +107,7 @@ class SplitMerge:
             if np.log(rng.uniform()) < log_a:
                 labels[side_j] = new
                 return [(k, sums_i), (new, sums_j)]
-            return [(k, sums_i + sums_j), (new, np.zeros_like(sums_i))]
+            return [(k, _add(sums_i, sums_j)), (new, _empty(sums_i))]
         l = int(labels[j])                                                   # merge
         side_i, side_j = np.flatnonzero(labels == k), np.flatnonzero(labels == l)
         group = np.concatenate([side_i, side_j])
@@ -168,18 +120,23 @@ class SplitMerge:
                   + np.log((counts == 0).sum() + 1) - log_q)
         if np.log(rng.uniform()) < log_a:
             labels[side_j] = k
-            return [(k, sums_i + sums_j), (l, np.zeros_like(sums_i))]
+            return [(k, _add(sums_i, sums_j)), (l, _empty(sums_i))]
         return [(k, sums_i), (l, sums_j)]
 
     def _log_ratio(self, sums_i: np.ndarray, sums_j: np.ndarray, n_i: int, n_j: int, e0: float) -> float:
         """log p(split) - log p(merged): integrated likelihood and Dirichlet-multinomial prior."""
-        return (self._log_ml(sums_i) + self._log_ml(sums_j) - self._log_ml(sums_i + sums_j)
+        return (self._log_ml(sums_i) + self._log_ml(sums_j) - self._log_ml(_add(sums_i, sums_j))
                 + gammaln(n_i + e0) + gammaln(n_j + e0) - gammaln(n_i + n_j + e0) - gammaln(e0))
 
-    def redraw(self, rng: np.random.Generator, updates: list[tuple[int, np.ndarray]], theta: np.ndarray,
-               delta: np.ndarray) -> None:
+    def redraw(self, rng: np.random.Generator, updates: list, theta: np.ndarray, delta: np.ndarray) -> None:
         """Draw the effects of the components :meth:`step` returned from their conditional (in place)."""
-        J = self.n_markers
-        for c, sums in updates:
-            theta[c], delta[c] = draw_effects(rng, sums[:J], sums[J:], self.tau2_j, self.members, self.module,
-                                              self.s2)
+        for c, (Q, h) in updates:
+            theta[c], delta[c] = self.integral.draw(rng, Q, h, delta.shape[1])
+
+
+def _add(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    return a[0] + b[0], a[1] + b[1]
+
+
+def _empty(a: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros_like(a[0]), np.zeros_like(a[1])
