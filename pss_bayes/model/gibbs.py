@@ -29,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 from polyagamma import random_polyagamma
-from scipy.special import gammaln, logsumexp
+from scipy.special import gammaln
 
 from pss_bayes.model.birth_death import BirthDeath
 from pss_bayes.model.collapsed import EffectIntegral, Information, ModuleBlocks, patient_information
@@ -118,6 +118,14 @@ def slice_sample(log_density: Callable[[float], float], x0: float, rng: np.rando
             left = x
         else:
             right = x
+
+
+def logsumexp(x: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """``log(sum(exp(x)))`` along ``axis``, stable (a lean version of SciPy's, called every sweep)."""
+    top = np.max(x, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    out = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+    return np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
 
 
 def _log_dirichlet(rng: np.random.Generator, alpha: np.ndarray) -> np.ndarray:
@@ -302,7 +310,7 @@ class GibbsSampler:
     #: Birth/death proposals per sweep (sparse mixtures).
     BIRTH_DEATH_MOVES = 10
     #: Split/merge proposals per sweep (sparse mixtures).
-    SPLIT_MERGE_MOVES = 5
+    SPLIT_MERGE_MOVES = 2
     #: Extra draws of the binary markers' coefficients per sweep.
     BINARY_REPEATS = 1
 
@@ -426,7 +434,11 @@ class GibbsSampler:
         y, observed, binary = d.y[:, cols], d.observed[:, cols], d.is_binary[cols]
         weight = self._precision(s, columns)
         n, J = y.shape
-        K, F = lay.n_components, lay.base_design.shape[1]
+        F = lay.base_design.shape[1]
+        # Only occupied components have data; the effects of empty ones are drawn from their prior.
+        occupied = np.flatnonzero(onehot[lay.patients].any(0))
+        onehot = onehot[:, occupied]
+        K = len(occupied)
         target = y * weight
         if binary.any():
             omega = random_polyagamma(1.0, eta[:, binary], random_state=rng)
@@ -453,7 +465,7 @@ class GibbsSampler:
         prior_prec = np.concatenate([lay.fixed_prior_prec[cols], np.repeat((1.0 / s.tau2)[module][:, None], K, 1),
                                      np.full((J, 1), self.spec.covariation.loading_sd ** -2)], axis=1)
         prior_mean = np.zeros_like(prior_prec)
-        prior_mean[:, F:F + K] = s.theta[:, module].T
+        prior_mean[:, F:F + K] = s.theta[occupied][:, module].T
         idx = np.arange(prior_prec.shape[1])
         prec[:, idx, idx] += prior_prec
         rhs += prior_prec * prior_mean
@@ -462,7 +474,11 @@ class GibbsSampler:
         noise = np.linalg.solve(chol.transpose(0, 2, 1), rng.standard_normal(rhs.shape)[:, :, None])[:, :, 0]
         coef = mean + noise
         s.fixed[cols] = coef[:, :F]
-        s.delta[:, cols] = coef[:, F:F + K].T
+        empty = np.setdiff1d(np.arange(lay.n_components), occupied)
+        delta = s.delta[:, cols]
+        delta[occupied] = coef[:, F:F + K].T
+        delta[empty] = s.theta[empty][:, module] + np.sqrt(s.tau2[module]) * rng.standard_normal((len(empty), J))
+        s.delta[:, cols] = delta
         s.loading[cols] = np.where(lay.has_activity[cols], coef[:, -1], 0.0)
 
     def _binary_coefficients(self, s: State, onehot: np.ndarray) -> None:
