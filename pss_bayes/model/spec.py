@@ -108,8 +108,8 @@ class PriorSpec:
 class SamplerSpec:
     """Default sampler settings (the CLI can override draws, tune and chains)."""
 
-    draws: int = 1500
-    tune: int = 1000
+    draws: int = 2000
+    tune: int = 500
     chains: int = 4
     thin: int = 1
 
