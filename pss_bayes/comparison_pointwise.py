@@ -33,7 +33,8 @@ from scipy.special import gammaln, logsumexp
 
 from pss_bayes.data.cohort import Cohort
 from pss_bayes.model.design import ModelData, prepare
-from pss_bayes.model.gibbs import LOG_2PI, component_loglik
+from pss_bayes.model.gibbs import component_loglik
+from pss_bayes.model.numerics import LOG_2PI
 from pss_bayes.result import FitResult
 
 #: Gauss-Hermite nodes per activity integral (Student-t family).

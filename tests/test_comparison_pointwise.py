@@ -7,7 +7,8 @@ from scipy.stats import t as student_t
 from pss_bayes.comparison_pointwise import (MARGINAL, pointwise_loglik, student_component_loglik, thinned_draws,
                                             with_marginal_loglik)
 from pss_bayes.inference import fit
-from pss_bayes.model.gibbs import LOG_2PI, component_loglik
+from pss_bayes.model.gibbs import component_loglik
+from pss_bayes.model.numerics import LOG_2PI
 
 
 def _problem(rng, loading_sd=0.8, n=12, K=3):

@@ -34,14 +34,10 @@ from __future__ import annotations
 import numpy as np
 
 from pss_bayes.model.collapsed import EffectIntegral, Information, loglik_given
+from pss_bayes.model.numerics import logsumexp
 
 #: Exponent of the likelihood ratio in the informed proposal weights (1/2: locally balanced).
 INFORMED_POWER = 0.5
-
-
-def _log_normaliser(logits: np.ndarray) -> float:
-    top = logits.max()
-    return float(top + np.log(np.exp(logits - top).sum()))
 
 
 class BirthDeath:
@@ -91,12 +87,12 @@ class BirthDeath:
         l = int(labels[i])
         log_target = self.fit_new[i] - self.fit_in[i, l] + np.log(e0) - np.log(counts[l] - 1 + e0)
         logits = self.birth_logits(labels, counts)
-        log_forward = -np.log((counts == 0).sum()) + logits[i] - _log_normaliser(logits)
+        log_forward = -np.log((counts == 0).sum()) + logits[i] - logsumexp(logits)
         after = counts.copy()
         after[l] -= 1
         after[k] = 1
         death = self.death_logits(i, after)
-        log_reverse = -np.log((after == 1).sum()) + death[l] - _log_normaliser(death)
+        log_reverse = -np.log((after == 1).sum()) + death[l] - logsumexp(death)
         return float(log_target + log_reverse - log_forward)
 
     def _draw_component(self, rng: np.random.Generator, i: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +114,7 @@ class BirthDeath:
                 return 0
             k = int(rng.choice(empties))
             logits = self.birth_logits(labels, counts)
-            prob = np.exp(logits - _log_normaliser(logits))
+            prob = np.exp(logits - logsumexp(logits))
             i = int(rng.choice(len(labels), p=prob / prob.sum()))
             if np.log(rng.uniform()) >= self.log_birth_ratio(labels, i, k, e0):
                 return 0
@@ -132,7 +128,7 @@ class BirthDeath:
         k = int(rng.choice(singles))
         i = int(np.flatnonzero(labels == k)[0])
         logits = self.death_logits(i, counts)
-        prob = np.exp(logits - _log_normaliser(logits))
+        prob = np.exp(logits - logsumexp(logits))
         l = int(rng.choice(K, p=prob / prob.sum()))
         after = labels.copy()
         after[i] = l

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LOG_2PI = float(np.log(2 * np.pi))
+from pss_bayes.model.numerics import LOG_2PI
 
 
 @dataclass(frozen=True)

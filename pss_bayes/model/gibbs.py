@@ -34,10 +34,9 @@ from scipy.special import gammaln
 from pss_bayes.model.birth_death import BirthDeath
 from pss_bayes.model.collapsed import EffectIntegral, Information, ModuleBlocks, patient_information
 from pss_bayes.model.design import ModelData
+from pss_bayes.model.numerics import LOG_2PI, logsumexp
 from pss_bayes.model.spec import ModelSpec
 from pss_bayes.model.split_merge import SplitMerge
-
-LOG_2PI = float(np.log(2 * np.pi))
 
 
 @dataclass
@@ -118,14 +117,6 @@ def slice_sample(log_density: Callable[[float], float], x0: float, rng: np.rando
             left = x
         else:
             right = x
-
-
-def logsumexp(x: np.ndarray, axis: int | None = None) -> np.ndarray:
-    """``log(sum(exp(x)))`` along ``axis``, stable (a lean version of SciPy's, called every sweep)."""
-    top = np.max(x, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    out = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
-    return np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
 
 
 def _log_dirichlet(rng: np.random.Generator, alpha: np.ndarray) -> np.ndarray:

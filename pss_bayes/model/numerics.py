@@ -1,0 +1,15 @@
+"""Small numerical helpers shared by the samplers' per-sweep code."""
+
+from __future__ import annotations
+
+import numpy as np
+
+LOG_2PI = float(np.log(2 * np.pi))
+
+
+def logsumexp(x: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """``log(sum(exp(x)))`` along ``axis``, stable (a lean version of SciPy's, called every sweep)."""
+    top = np.max(x, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    out = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+    return np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
