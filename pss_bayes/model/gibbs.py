@@ -280,9 +280,9 @@ class GibbsSampler:
             # Like the labels, the moves integrate the activities out; the activities are
             # drawn given the new labels next, before anything conditions on them
             # (partially collapsed Gibbs; van Dyk & Park 2008).
-            info, integral = self._move_terms(s)
+            info, integral, resid = self._move_terms(s)
             self._births_and_deaths(s, info, integral)
-            self._split_merge(s, info, integral)
+            self._split_merge(s, info, integral, resid)
         eta, onehot = self._linear_parts(s)
         self._activity_and_weights(s, eta)
         self._coefficients(s, eta, onehot)
@@ -305,8 +305,8 @@ class GibbsSampler:
     #: Extra draws of the binary markers' coefficients per sweep.
     BINARY_REPEATS = 1
 
-    def _move_terms(self, s: State) -> tuple[Information, EffectIntegral]:
-        """Patients' information about their subgroup's effects, for the label moves.
+    def _move_terms(self, s: State) -> tuple[Information, EffectIntegral, np.ndarray]:
+        """Patients' information about their subgroup's effects, for the label moves, and their residuals.
 
         Residuals are the data minus baselines, covariates and batch; module activities
         are integrated out (:mod:`pss_bayes.model.collapsed`); binary markers enter
@@ -327,19 +327,18 @@ class GibbsSampler:
             prec[:, b] = np.where(observed, omega, 0.0)
             resid[:, b] = np.where(observed, (d.y[rows][:, b] - 0.5) / omega - base[:, b], 0.0)
         info = patient_information(prec, resid, s.loading, lay.blocks)
-        return info, EffectIntegral(lay.blocks, s.tau2, self.spec.priors.module_effect_sd ** 2)
+        return info, EffectIntegral(lay.blocks, s.tau2, self.spec.priors.module_effect_sd ** 2), resid
 
     def _births_and_deaths(self, s: State, info: Information, integral: EffectIntegral) -> None:
         moves = BirthDeath(info, integral, s.delta, s.theta)
         for _ in range(self.BIRTH_DEATH_MOVES):
             moves.step(self.rng, s.labels, s.e0)
 
-    def _split_merge(self, s: State, info: Information, integral: EffectIntegral) -> None:
-        d, lay, rng = self.data, self.layout, self.rng
-        rows, continuous = lay.patients, lay.continuous
-        observed = d.observed[rows][:, continuous]
-        base = lay.base_design[rows] @ s.fixed[continuous].T
-        features = np.where(observed, (d.y[rows][:, continuous] - base) / np.sqrt(s.sigma2[continuous]), 0.0)
+    def _split_merge(self, s: State, info: Information, integral: EffectIntegral, resid: np.ndarray) -> None:
+        """Split/merge proposals; ``resid`` are the patients' residuals from :meth:`_move_terms`."""
+        lay, rng, continuous = self.layout, self.rng, self.layout.continuous
+        observed = self.data.observed[lay.patients][:, continuous]
+        features = np.where(observed, resid[:, continuous] / np.sqrt(s.sigma2[continuous]), 0.0)
         moves = SplitMerge(info, integral, features, observed)
         for _ in range(self.SPLIT_MERGE_MOVES):
             moves.redraw(rng, moves.step(rng, s.labels, lay.n_components, s.e0), s.theta, s.delta)
