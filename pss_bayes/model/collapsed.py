@@ -154,16 +154,14 @@ class EffectIntegral:
         Each patient's ``Q + prior precision`` is diagonal minus rank two per module, so
         its determinant and inverse need only 2 x 2 algebra.
         """
-        diag = info.p + self._prior_diagonal                                   # (n, M, W)
-        basis = np.stack([np.broadcast_to(self._prior_rank_one, info.u.shape), info.u], axis=-1)  # (n, M, W, 2)
-        scaled = basis / diag[..., None]
-        small = np.eye(2) - np.einsum("nmwa,nmwb->nmab", basis, scaled)        # I - B' D^-1 B
-        det = small[..., 0, 0] * small[..., 1, 1] - small[..., 0, 1] * small[..., 1, 0]
-        log_det_a = np.log(diag).sum(-1) + np.log(det)
-        proj = np.einsum("nmwa,nmw->nma", scaled, info.h)                      # B' D^-1 h
-        solved = np.stack([small[..., 1, 1] * proj[..., 0] - small[..., 0, 1] * proj[..., 1],
-                           small[..., 0, 0] * proj[..., 1] - small[..., 1, 0] * proj[..., 0]], -1) / det[..., None]
-        quad = (info.h ** 2 / diag).sum(-1) + (proj * solved).sum(-1)
+        inv_diag = 1.0 / (info.p + self._prior_diagonal)                       # (n, M, W)
+        v, u = self._prior_rank_one, info.u                                    # B = [v, u], A = D - B B'
+        sv, su = v * inv_diag, u * inv_diag                                    # D^-1 B
+        a, b, c = 1.0 - (v * sv).sum(-1), -(v * su).sum(-1), 1.0 - (u * su).sum(-1)  # I - B' D^-1 B
+        det = a * c - b * b
+        log_det_a = -np.log(inv_diag).sum(-1) + np.log(det)
+        pv, pu = (sv * info.h).sum(-1), (su * info.h).sum(-1)                  # B' D^-1 h
+        quad = (info.h ** 2 * inv_diag).sum(-1) + (c * pv ** 2 - 2.0 * b * pv * pu + a * pu ** 2) / det
         return (-0.5 * (self.log_det_prior + log_det_a) + 0.5 * quad).sum(-1)
 
     def log_marginal(self, Q: np.ndarray, h: np.ndarray) -> np.ndarray:

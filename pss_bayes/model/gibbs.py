@@ -158,8 +158,9 @@ def component_loglik(resid0: np.ndarray, prec: np.ndarray, obs_log_prec: np.ndar
         pl = prec * loading
         t = (pl * loading) @ activity_map                  # (n, F)
         s0 = (pl * resid0) @ activity_map                  # (n, F)
-        s = s0[:, None, :] - np.stack([(pl * activity_map[:, f]) @ delta.T
-                                       for f in range(activity_map.shape[1])], axis=-1)
+        K, F = delta.shape[0], activity_map.shape[1]
+        by_factor = (delta.T[:, :, None] * activity_map[:, None, :]).reshape(-1, K * F)   # (J, K F)
+        s = s0[:, None, :] - (pl @ by_factor).reshape(-1, K, F)
         out += (-0.5 * np.log1p(t)[:, None, :] + 0.5 * s ** 2 / (1.0 + t)[:, None, :]).sum(-1)
     if y_binary.shape[1]:
         eta = eta0_binary[:, None, :] + delta_binary[None, :, :]
@@ -384,7 +385,7 @@ class GibbsSampler:
             obs_c = d.observed & lay.continuous
             if self.spec.likelihood.df_estimated:
                 s.nu = self._draw_df(s.nu, z2[obs_c])
-            w = rng.gamma(0.5 * (s.nu + 1.0), 1.0 / (0.5 * (s.nu + z2)))
+            w = rng.standard_gamma(0.5 * (s.nu + 1.0), size=z2.shape) / (0.5 * (s.nu + z2))
             s.t_weights = np.where(obs_c, w, 1.0)
 
     def _draw_df(self, nu: float, z2: np.ndarray) -> float:
@@ -464,10 +465,11 @@ class GibbsSampler:
         noise = np.linalg.solve(chol.transpose(0, 2, 1), rng.standard_normal(rhs.shape)[:, :, None])[:, :, 0]
         coef = mean + noise
         s.fixed[cols] = coef[:, :F]
-        empty = np.setdiff1d(np.arange(lay.n_components), occupied)
+        empty = np.ones(lay.n_components, dtype=bool)
+        empty[occupied] = False
         delta = s.delta[:, cols]
         delta[occupied] = coef[:, F:F + K].T
-        delta[empty] = s.theta[empty][:, module] + np.sqrt(s.tau2[module]) * rng.standard_normal((len(empty), J))
+        delta[empty] = s.theta[empty][:, module] + np.sqrt(s.tau2[module]) * rng.standard_normal((empty.sum(), J))
         s.delta[:, cols] = delta
         s.loading[cols] = np.where(lay.has_activity[cols], coef[:, -1], 0.0)
 
