@@ -11,9 +11,21 @@ changes in one step:
 
 - two distinct patients ``i`` and ``j`` are drawn at random;
 - if they share a subgroup ``k``, *split*: ``j`` moves to an empty component and each
-  other member of ``k`` follows ``j`` independently with a probability that grows
-  with how much closer it is to ``j`` than to ``i`` (a function of the data alone);
+  other member of ``k`` follows ``j`` independently;
 - otherwise *merge*: every member of ``j``'s subgroup moves to ``i``'s.
+
+Half the proposals are *informed*: each patient follows ``j`` with a probability that
+grows with how much closer it is to ``j``'s centre than to ``i``'s, the centres found
+by a few 2-means iterations from the two anchors (a function of the data and the
+merged group alone). They find real divisions, and merge subgroups that such a
+division separates. The other half are *uniform*: a fraction ``phi ~ U(0, 1)`` is
+drawn and each patient follows with probability ``phi``. Their probability of any
+one split matches the cost the Dirichlet-multinomial prior puts on it, so they merge
+two subgroups whenever splitting them gains little likelihood, however the patients
+happen to be divided (two components describing the same subgroup, or a small
+offshoot of a large one): informed proposals almost never recreate such a division,
+so their merges of it are almost never accepted. The kind is chosen independently
+of the state, so each kind is a reversible move on its own.
 
 The acceptance ratio uses the patients' likelihood with the two components'
 subgroup-by-module effects, biomarker effects and the patients' module activities
@@ -52,7 +64,6 @@ class SplitMerge:
         seen = distance_observed.astype(float)
         x = np.where(distance_observed, distance_features, 0.0)
         self.features, self.seen = x, seen
-        self.distance_terms = np.concatenate([x ** 2, x, seen], axis=1)       # for squared distances by products
 
     def _sums(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Summed information (Q, h) of the patients in ``rows``."""
@@ -61,17 +72,43 @@ class SplitMerge:
     def _log_ml(self, sums: tuple[np.ndarray, np.ndarray]) -> float:
         return float(self.integral.log_marginal(*sums))
 
-    def _follow_j(self, rows: np.ndarray, i: int, j: int) -> np.ndarray:
-        """Log-probabilities (follow j, stay with i) for each of ``rows`` (neither i nor j)."""
-        # Mean over markers seen in both patients of (x - x_anchor)^2, for both anchors at once.
-        anchors = np.array([i, j])
-        x_a, seen_a = self.features[anchors].T, self.seen[anchors].T                       # (D, 2)
-        weights = np.concatenate([seen_a, -2.0 * x_a * seen_a, x_a ** 2 * seen_a], axis=0)  # (3D, 2)
-        mean = (self.distance_terms @ weights) / np.maximum(self.seen @ seen_a, 1.0)   # every patient: cheaper
-        diff = mean[rows, 0] - mean[rows, 1]                                            # than indexing first
-        scale = diff.std() if len(diff) > 1 and diff.std() > 0 else 1.0
-        logit = 2.0 * diff / scale
-        return np.stack([log_expit(logit), log_expit(-logit)])
+    #: Share of the proposals that are informed; the others are uniform.
+    INFORMED_SHARE = 0.5
+    #: Lloyd iterations that move the two anchors to the centroids of the sides they attract.
+    LLOYD_ITERATIONS = 3
+    #: Tempering of the final side log-odds (1 would be the log-likelihood ratio of unit-variance
+    #: Gaussians around the two centroids; within-subgroup spread is wider than that).
+    SIDE_TEMPER = 0.5
+
+    def _side_log_odds(self, rows: np.ndarray, c_i: np.ndarray, c_j: np.ndarray) -> np.ndarray:
+        """Half the difference of squared distances to ``c_i`` and ``c_j`` over each row's observed markers."""
+        x, seen = self.features[rows], self.seen[rows]
+        return 0.5 * (x @ (2.0 * (c_j - c_i)) - seen @ (c_j ** 2 - c_i ** 2))
+
+    def _centroid(self, rows: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+        count = self.seen[rows].sum(0)
+        return np.where(count > 0, self.features[rows].sum(0) / np.maximum(count, 1.0), fallback)
+
+    def _follow_j(self, group: np.ndarray, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """The other members of ``group`` and their log-probabilities (follow j, stay with i).
+
+        A function of the set ``group`` and the two anchors alone (not of how the group is
+        currently split), so a merge can evaluate the probability that a split of the merged
+        group recreates the two subgroups it merges. Starting from the anchors' own values, a
+        few Lloyd (2-means) iterations move the two centres to the means of the patients each
+        attracts, so that the proposal follows the main division within the group rather than
+        the noise of two single patients.
+        """
+        others = group[(group != i) & (group != j)]
+        overall = self._centroid(group, np.zeros(self.features.shape[1]))
+        c_i = np.where(self.seen[i] > 0, self.features[i], overall)
+        c_j = np.where(self.seen[j] > 0, self.features[j], overall)
+        for _ in range(self.LLOYD_ITERATIONS):
+            toward_j = self._side_log_odds(others, c_i, c_j) > 0
+            c_i = self._centroid(np.append(others[~toward_j], i), c_i)
+            c_j = self._centroid(np.append(others[toward_j], j), c_j)
+        logit = self.SIDE_TEMPER * self._side_log_odds(others, c_i, c_j)
+        return others, np.stack([log_expit(logit), log_expit(-logit)])
 
     def step(self, rng: np.random.Generator, labels: np.ndarray, n_components: int,
              e0: float) -> list[tuple[int, np.ndarray]]:
@@ -88,6 +125,7 @@ class SplitMerge:
         if n < 2:
             return []
         i, j = (int(v) for v in rng.choice(n, 2, replace=False))
+        informed = rng.uniform() < self.INFORMED_SHARE
         counts = np.bincount(labels, minlength=n_components)
         k = int(labels[i])
         if labels[j] == k:                                                   # split
@@ -96,10 +134,14 @@ class SplitMerge:
                 return []
             new = int(rng.choice(empties))
             group = np.flatnonzero(labels == k)
-            others = group[(group != i) & (group != j)]
-            log_p = self._follow_j(others, i, j)
-            follow = np.log(rng.uniform(size=len(others))) < log_p[0]
-            log_q = float(np.where(follow, log_p[0], log_p[1]).sum())
+            if informed:
+                others, log_p = self._follow_j(group, i, j)
+                follow = np.log(rng.uniform(size=len(others))) < log_p[0]
+            else:
+                others = group[(group != i) & (group != j)]
+                follow = rng.uniform(size=len(others)) < rng.uniform()
+                log_p = None
+            log_q = _log_q(follow, log_p)
             side_j = np.concatenate([[j], others[follow]])
             side_i = np.concatenate([[i], others[~follow]])
             sums_i, sums_j = self._sums(side_i), self._sums(side_j)
@@ -111,10 +153,11 @@ class SplitMerge:
         l = int(labels[j])                                                   # merge
         side_i, side_j = np.flatnonzero(labels == k), np.flatnonzero(labels == l)
         group = np.concatenate([side_i, side_j])
-        others = group[(group != i) & (group != j)]
-        log_p = self._follow_j(others, i, j)
-        follow = labels[others] == l
-        log_q = float(np.where(follow, log_p[0], log_p[1]).sum())
+        if informed:
+            others, log_p = self._follow_j(group, i, j)
+        else:
+            others, log_p = group[(group != i) & (group != j)], None
+        log_q = _log_q(labels[others] == l, log_p)
         sums_i, sums_j = self._sums(side_i), self._sums(side_j)
         log_a = -(self._log_ratio(sums_i, sums_j, len(side_i), len(side_j), e0)
                   + np.log((counts == 0).sum() + 1) - log_q)
@@ -132,6 +175,18 @@ class SplitMerge:
         """Draw the effects of the components :meth:`step` returned from their conditional (in place)."""
         for c, (Q, h) in updates:
             theta[c], delta[c] = self.integral.draw(rng, Q, h, delta.shape[1])
+
+
+def _log_q(follow: np.ndarray, log_p: np.ndarray | None) -> float:
+    """Log-probability that a split proposal sends exactly ``follow`` of the others to ``j``'s side.
+
+    ``log_p`` (follow, stay) per patient for the informed proposal; ``None`` for the
+    uniform one, whose fraction ``phi ~ U(0, 1)`` integrates to a Beta function.
+    """
+    if log_p is not None:
+        return float(np.where(follow, log_p[0], log_p[1]).sum())
+    a = int(follow.sum())
+    return float(gammaln(a + 1) + gammaln(len(follow) - a + 1) - gammaln(len(follow) + 2))
 
 
 def _add(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
