@@ -79,9 +79,14 @@ class Information:
 
     def group(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Summed precision (M, W, W) and linear term (M, W) of the patients in ``rows``."""
-        u = self.u[rows]
-        Q = self.p[rows].sum(0)[..., :, None] * np.eye(u.shape[-1]) - np.einsum("nmv,nmw->mvw", u, u)
+        u = self.u[rows].transpose(1, 0, 2)                                    # (M, n, W)
+        Q = self.p[rows].sum(0)[..., :, None] * np.eye(u.shape[-1]) - np.swapaxes(u, 1, 2) @ u
         return Q, self.h[rows].sum(0)
+
+
+    def take(self, rows: np.ndarray) -> "Information":
+        """The factors of the patients in ``rows``."""
+        return Information(self.p[rows], self.u[rows], self.h[rows], self.const[rows])
 
 
 def patient_information(prec: np.ndarray, resid: np.ndarray, loading: np.ndarray,
@@ -115,10 +120,12 @@ def patient_information(prec: np.ndarray, resid: np.ndarray, loading: np.ndarray
 
 def loglik_given(info: Information, delta_blocks: np.ndarray) -> np.ndarray:
     """(n, K) log-likelihood of each patient given each component's effects ``delta_blocks`` (K, M, W)."""
-    linear = np.einsum("nmw,kmw->nk", info.h, delta_blocks)
-    quad = (np.einsum("nmw,kmw->nk", info.p, delta_blocks ** 2)
-            - (np.einsum("nmw,kmw->nkm", info.u, delta_blocks) ** 2).sum(-1))
-    return info.const[:, None] + linear - 0.5 * quad
+    n, (K, M, W) = len(info.const), delta_blocks.shape
+    flat = delta_blocks.reshape(K, M * W).T                                      # (M W, K)
+    linear = info.h.reshape(n, M * W) @ flat
+    diagonal = info.p.reshape(n, M * W) @ (flat ** 2)
+    along_u = info.u.transpose(1, 0, 2) @ delta_blocks.transpose(1, 2, 0)        # (M, n, K)
+    return info.const[:, None] + linear - 0.5 * (diagonal - (along_u ** 2).sum(0))
 
 
 class EffectIntegral:
@@ -175,6 +182,11 @@ class EffectIntegral:
         log_det_a = 2.0 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)
         z = np.linalg.solve(chol, h[..., None])[..., 0]
         return (-0.5 * (self.log_det_prior + log_det_a) + 0.5 * (z ** 2).sum(-1)).sum(-1)
+
+    def posterior_mean(self, Q: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """(M, W) posterior mean of a component's biomarker effects given its group's ``Q``, ``h``."""
+        mean = np.linalg.solve(Q + self.prior_precision, h[..., None])[..., 0]
+        return np.where(self.blocks.mask, mean, 0.0)
 
     def draw(self, rng: np.random.Generator, Q: np.ndarray, h: np.ndarray,
              n_biomarkers: int) -> tuple[np.ndarray, np.ndarray]:

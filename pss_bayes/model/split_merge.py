@@ -14,10 +14,12 @@ changes in one step:
   other member of ``k`` follows ``j`` independently;
 - otherwise *merge*: every member of ``j``'s subgroup moves to ``i``'s.
 
-Half the proposals are *informed*: each patient follows ``j`` with a probability that
-grows with how much closer it is to ``j``'s centre than to ``i``'s, the centres found
-by a few 2-means iterations from the two anchors (a function of the data and the
-merged group alone). They find real divisions, and merge subgroups that such a
+Half the proposals are *informed*: a few 2-means iterations from the two anchors divide
+the group; each patient then follows ``j`` with the probability the model gives it of
+belonging to ``j``'s side rather than ``i``'s, each side's effects set to their
+posterior mean given that division (the patient's likelihood with its module activity
+integrated out, so co-variation, missing entries and binary markers count as in the
+model). All of it is a function of the data, the group and the anchors alone. They find real divisions, and merge subgroups that such a
 division separates. The other half are *uniform*: a fraction ``phi ~ U(0, 1)`` is
 drawn and each patient follows with probability ``phi``. Their probability of any
 one split matches the cost the Dirichlet-multinomial prior puts on it, so they merge
@@ -41,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln, log_expit
 
-from pss_bayes.model.collapsed import EffectIntegral, Information
+from pss_bayes.model.collapsed import EffectIntegral, Information, loglik_given
 
 
 class SplitMerge:
@@ -76,10 +78,6 @@ class SplitMerge:
     INFORMED_SHARE = 0.5
     #: Lloyd iterations that move the two anchors to the centroids of the sides they attract.
     LLOYD_ITERATIONS = 3
-    #: Tempering of the final side log-odds (1 would be the log-likelihood ratio of unit-variance
-    #: Gaussians around the two centroids; within-subgroup spread is wider than that).
-    SIDE_TEMPER = 0.5
-
     def _side_log_odds(self, rows: np.ndarray, c_i: np.ndarray, c_j: np.ndarray) -> np.ndarray:
         """Half the difference of squared distances to ``c_i`` and ``c_j`` over each row's observed markers."""
         x, seen = self.features[rows], self.seen[rows]
@@ -97,7 +95,8 @@ class SplitMerge:
         group recreates the two subgroups it merges. Starting from the anchors' own values, a
         few Lloyd (2-means) iterations move the two centres to the means of the patients each
         attracts, so that the proposal follows the main division within the group rather than
-        the noise of two single patients.
+        the noise of two single patients; the log-odds are then the model's: each patient's
+        likelihood (activities integrated out) under the two sides' posterior mean effects.
         """
         others = group[(group != i) & (group != j)]
         overall = self._centroid(group, np.zeros(self.features.shape[1]))
@@ -107,7 +106,11 @@ class SplitMerge:
             toward_j = self._side_log_odds(others, c_i, c_j) > 0
             c_i = self._centroid(np.append(others[~toward_j], i), c_i)
             c_j = self._centroid(np.append(others[toward_j], j), c_j)
-        logit = self.SIDE_TEMPER * self._side_log_odds(others, c_i, c_j)
+        toward_j = self._side_log_odds(others, c_i, c_j) > 0
+        means = np.stack([self.integral.posterior_mean(*self._sums(np.append(others[side], anchor)))
+                          for side, anchor in ((~toward_j, i), (toward_j, j))])
+        fit = loglik_given(self.info.take(others), means)                     # (len(others), 2)
+        logit = fit[:, 1] - fit[:, 0]
         return others, np.stack([log_expit(logit), log_expit(-logit)])
 
     def step(self, rng: np.random.Generator, labels: np.ndarray, n_components: int,

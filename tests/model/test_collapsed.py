@@ -108,6 +108,7 @@ def test_drawn_effects_have_the_conditional_moments():
     joint = np.concatenate([delta, theta], axis=1)
     assert np.allclose(joint.mean(0), post_mean, atol=0.03)
     assert np.allclose(np.cov(joint.T), post_cov, atol=0.03)
+    assert np.allclose(blocks.scatter(integral.posterior_mean(Q, h), J), post_mean[:J])
 
 
 def test_birth_and_death_ratios_are_exact_reverses():
