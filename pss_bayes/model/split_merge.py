@@ -19,8 +19,8 @@ the group; each patient then follows ``j`` with the probability the model gives 
 belonging to ``j``'s side rather than ``i``'s, each side's effects set to their
 posterior mean given that division (the patient's likelihood with its module activity
 integrated out, so co-variation, missing entries and binary markers count as in the
-model). All of it is a function of the data, the group and the anchors alone. They find real divisions, and merge subgroups that such a
-division separates. The other half are *uniform*: a fraction ``phi ~ U(0, 1)`` is
+model). All of it is a function of the data, the group and the anchors alone. They
+find real divisions, and merge subgroups that such a division separates. The other half are *uniform*: a fraction ``phi ~ U(0, 1)`` is
 drawn and each patient follows with probability ``phi``. Their probability of any
 one split matches the cost the Dirichlet-multinomial prior puts on it, so they merge
 two subgroups whenever splitting them gains little likelihood, however the patients
@@ -56,9 +56,14 @@ class SplitMerge:
     integral
         The integral over a component's effects (module layout and priors).
     distance_features, distance_observed
-        (n_patients, D) data used to measure how close two patients are (continuous markers
+        (n_patients, D) data the 2-means division of a group works on (continuous markers
         in residual SD units) and where they are observed.
     """
+
+    #: Share of the proposals that are informed; the others are uniform.
+    INFORMED_SHARE = 0.5
+    #: Lloyd iterations that move the two anchors to the centroids of the sides they attract.
+    LLOYD_ITERATIONS = 3
 
     def __init__(self, info: Information, integral: EffectIntegral, distance_features: np.ndarray,
                  distance_observed: np.ndarray) -> None:
@@ -74,10 +79,7 @@ class SplitMerge:
     def _log_ml(self, sums: tuple[np.ndarray, np.ndarray]) -> float:
         return float(self.integral.log_marginal(*sums))
 
-    #: Share of the proposals that are informed; the others are uniform.
-    INFORMED_SHARE = 0.5
-    #: Lloyd iterations that move the two anchors to the centroids of the sides they attract.
-    LLOYD_ITERATIONS = 3
+
     def _side_log_odds(self, rows: np.ndarray, c_i: np.ndarray, c_j: np.ndarray) -> np.ndarray:
         """Half the difference of squared distances to ``c_i`` and ``c_j`` over each row's observed markers."""
         x, seen = self.features[rows], self.seen[rows]
