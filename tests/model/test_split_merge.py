@@ -65,7 +65,7 @@ def test_small_offshoot_of_a_subgroup_is_merged_back():
     """Five patients of a homogeneous group, split off at random, are merged back within a few moves.
 
     Informed proposals alone almost never recreate such a division, so they rarely merge it
-    (on two of these five seeds not within 400 moves); the uniform ones do.
+    (on three of these five seeds not within 400 moves); the uniform ones do.
     """
     for seed in range(5):
         rng = np.random.default_rng(seed)
