@@ -83,7 +83,6 @@ class Information:
         Q = self.p[rows].sum(0)[..., :, None] * np.eye(u.shape[-1]) - np.swapaxes(u, 1, 2) @ u
         return Q, self.h[rows].sum(0)
 
-
     def take(self, rows: np.ndarray) -> "Information":
         """The factors of the patients in ``rows``."""
         return Information(self.p[rows], self.u[rows], self.h[rows], self.const[rows])
