@@ -100,7 +100,7 @@ class SplitMerge:
         the noise of two single patients; the log-odds are then the model's: each patient's
         likelihood (activities integrated out) under the two sides' posterior mean effects.
         """
-        others = group[(group != i) & (group != j)]
+        others = _without(group, i, j)
         overall = self._centroid(group, np.zeros(self.features.shape[1]))
         c_i = np.where(self.seen[i] > 0, self.features[i], overall)
         c_j = np.where(self.seen[j] > 0, self.features[j], overall)
@@ -143,7 +143,7 @@ class SplitMerge:
                 others, log_p = self._follow_j(group, i, j)
                 follow = np.log(rng.uniform(size=len(others))) < log_p[0]
             else:
-                others = group[(group != i) & (group != j)]
+                others = _without(group, i, j)
                 follow = rng.uniform(size=len(others)) < rng.uniform()
                 log_p = None
             log_q = _log_q(follow, log_p)
@@ -161,7 +161,7 @@ class SplitMerge:
         if informed:
             others, log_p = self._follow_j(group, i, j)
         else:
-            others, log_p = group[(group != i) & (group != j)], None
+            others, log_p = _without(group, i, j), None
         log_q = _log_q(labels[others] == l, log_p)
         sums_i, sums_j = self._sums(side_i), self._sums(side_j)
         log_a = -(self._log_ratio(sums_i, sums_j, len(side_i), len(side_j), e0)
@@ -180,6 +180,11 @@ class SplitMerge:
         """Draw the effects of the components :meth:`step` returned from their conditional (in place)."""
         for c, (Q, h) in updates:
             theta[c], delta[c] = self.integral.draw(rng, Q, h, delta.shape[1])
+
+
+def _without(group: np.ndarray, i: int, j: int) -> np.ndarray:
+    """The members of ``group`` other than the anchors ``i`` and ``j``."""
+    return group[(group != i) & (group != j)]
 
 
 def _log_q(follow: np.ndarray, log_p: np.ndarray | None) -> float:
