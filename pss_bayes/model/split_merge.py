@@ -20,8 +20,9 @@ belonging to ``j``'s side rather than ``i``'s, each side's effects set to their
 posterior mean given that division (the patient's likelihood with its module activity
 integrated out, so co-variation, missing entries and binary markers count as in the
 model). All of it is a function of the data, the group and the anchors alone. They
-find real divisions, and merge subgroups that such a division separates. The other half are *uniform*: a fraction ``phi ~ U(0, 1)`` is
-drawn and each patient follows with probability ``phi``. Their probability of any
+find real divisions, and merge subgroups that such a division separates. The other half
+are *uniform*: a fraction ``phi ~ U(0, 1)`` is drawn and each patient follows with
+probability ``phi``. Their probability of any
 one split matches the cost the Dirichlet-multinomial prior puts on it, so they merge
 two subgroups whenever splitting them gains little likelihood, however the patients
 happen to be divided (two components describing the same subgroup, or a small
@@ -33,9 +34,10 @@ The acceptance ratio uses the patients' likelihood with the two components'
 subgroup-by-module effects, biomarker effects and the patients' module activities
 integrated out (a Gaussian integral, :mod:`pss_bayes.model.collapsed`, conditional
 on the baselines, Student-t weights and, for binary markers, Pólya-Gamma variables
-drawn for the move) and the mixture weights integrated out (Dirichlet-multinomial). Whatever the outcome, the two components'
-effects are then drawn from their conditional given the allocation, which makes the
-move a partially collapsed Gibbs step that leaves the posterior invariant.
+drawn for the move) and the mixture weights integrated out (Dirichlet-multinomial).
+Whatever the outcome, the two components' effects are then drawn from their
+conditional given the allocation, which makes the move a partially collapsed Gibbs
+step that leaves the posterior invariant.
 """
 
 from __future__ import annotations
@@ -115,6 +117,14 @@ class SplitMerge:
         logit = fit[:, 1] - fit[:, 0]
         return others, np.stack([log_expit(logit), log_expit(-logit)])
 
+    def _proposal(self, group: np.ndarray, i: int, j: int,
+                  informed: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """The other members of ``group`` and, for an informed proposal, their log-probabilities
+        (see :meth:`_follow_j`); ``None`` for a uniform one."""
+        if informed:
+            return self._follow_j(group, i, j)
+        return _without(group, i, j), None
+
     def step(self, rng: np.random.Generator, labels: np.ndarray, n_components: int,
              e0: float) -> list[tuple[int, np.ndarray]]:
         """Attempt one split or merge; changes ``labels`` in place when accepted.
@@ -139,13 +149,11 @@ class SplitMerge:
                 return []
             new = int(rng.choice(empties))
             group = np.flatnonzero(labels == k)
-            if informed:
-                others, log_p = self._follow_j(group, i, j)
+            others, log_p = self._proposal(group, i, j, informed)
+            if log_p is not None:
                 follow = np.log(rng.uniform(size=len(others))) < log_p[0]
             else:
-                others = _without(group, i, j)
                 follow = rng.uniform(size=len(others)) < rng.uniform()
-                log_p = None
             log_q = _log_q(follow, log_p)
             side_j = np.concatenate([[j], others[follow]])
             side_i = np.concatenate([[i], others[~follow]])
@@ -158,10 +166,7 @@ class SplitMerge:
         l = int(labels[j])                                                   # merge
         side_i, side_j = np.flatnonzero(labels == k), np.flatnonzero(labels == l)
         group = np.concatenate([side_i, side_j])
-        if informed:
-            others, log_p = self._follow_j(group, i, j)
-        else:
-            others, log_p = _without(group, i, j), None
+        others, log_p = self._proposal(group, i, j, informed)
         log_q = _log_q(labels[others] == l, log_p)
         sums_i, sums_j = self._sums(side_i), self._sums(side_j)
         log_a = -(self._log_ratio(sums_i, sums_j, len(side_i), len(side_j), e0)
