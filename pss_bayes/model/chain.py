@@ -53,7 +53,7 @@ def run_chain(data: ModelData, spec: ModelSpec, *, seed: int, draws: int, tune: 
     for step in range(total):
         keep = step >= tune and (step - tune) % thin == 0
         snap = _snapshot(state, K) if keep else None
-        resp, loglik = sampler.sweep(state, record=keep, prune=step < tune // 2)
+        resp, loglik = sampler.sweep(state, record=keep, prune=step < tune // 2, adapt=step < tune)
         if keep:
             for name, value in snap.items():
                 trace[name].append(value)

@@ -39,7 +39,7 @@ class ModuleBlocks:
     @classmethod
     def from_modules(cls, module: np.ndarray, n_modules: int) -> "ModuleBlocks":
         members = [np.flatnonzero(module == m) for m in range(n_modules)]
-        width = max(1, max(len(m) for m in members))
+        width = max(1, max((len(m) for m in members), default=0))
         index = np.zeros((n_modules, width), dtype=int)
         mask = np.zeros((n_modules, width), dtype=bool)
         for m, cols in enumerate(members):

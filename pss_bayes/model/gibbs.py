@@ -8,18 +8,25 @@ scale,
              + lambda_j a_{i, f(j)}
 
 continuous markers: ``y_ij ~ Normal(eta_ij, sigma_j^2)`` (or Student-t as a scale
-mixture of normals); binary markers: ``y_ij ~ Bernoulli(logistic(eta_ij))``, with
-Pólya-Gamma augmentation. ``delta_kj ~ N(theta_{k,m(j)}, tau_m^2)`` pools
-biomarker effects within modules; ``a_if ~ N(0, 1)`` is a subject's activity of
-module factor ``f`` (within-subgroup co-variation); mixture weights are
-Dirichlet(e0) with a Gamma hyperprior on ``e0`` for the sparse finite mixture.
+mixture of normals); binary markers: ``y_ij ~ Bernoulli(logistic(eta_ij))``.
+``delta_kj ~ N(theta_{k,m(j)}, tau_m^2)`` pools biomarker effects within modules;
+``a_if ~ N(0, 1)`` is a subject's activity of module factor ``f`` (within-subgroup
+co-variation); mixture weights are Dirichlet(e0) with a Gamma hyperprior on ``e0``
+for the sparse finite mixture.
 
-Every block is drawn from its exact conditional: labels with the activity
-factors (and Pólya-Gamma / Student-t auxiliaries) integrated out, the
-activities given the labels, then a joint Gaussian draw per biomarker of
-baseline, covariate, batch, subgroup effects and loading. There are no
-divergences and no step sizes to tune; chains are started from diverse k-means
-partitions with ``k_max`` clusters and empty surplus components as they go.
+Each sweep updates every block from its exact conditional, or by a
+Metropolis-Hastings step that leaves it invariant: labels with the activity factors
+(and Pólya-Gamma / Student-t auxiliaries) integrated out, with birth/death and
+split/merge moves for the number of subgroups; each biomarker's split of variance
+between loading and noise with the activities integrated out
+(:mod:`~pss_bayes.model.variance_share`), then the activities; a joint Gaussian
+draw per continuous biomarker of baseline, covariate, batch, subgroup effects and
+loading; an independence Metropolis-Hastings draw of each binary biomarker's
+coefficients (:mod:`~pss_bayes.model.binary_laplace`) and module-wide baseline
+shifts (:mod:`~pss_bayes.model.module_shift`); pooling hyperparameters, variances,
+weights. There are no divergences; the few random-walk step sizes adapt during
+warm-up. Chains are started from diverse k-means partitions with ``k_max``
+clusters and empty surplus components as they go.
 """
 
 from __future__ import annotations
@@ -31,12 +38,15 @@ import numpy as np
 from polyagamma import random_polyagamma
 from scipy.special import gammaln
 
+from pss_bayes.model.binary_laplace import draw_coefficients
 from pss_bayes.model.birth_death import BirthDeath
 from pss_bayes.model.collapsed import EffectIntegral, Information, ModuleBlocks, patient_information
 from pss_bayes.model.design import ModelData
+from pss_bayes.model.module_shift import ModuleShift
 from pss_bayes.model.numerics import LOG_2PI, logsumexp
 from pss_bayes.model.spec import ModelSpec
 from pss_bayes.model.split_merge import SplitMerge
+from pss_bayes.model.variance_share import VarianceShare
 
 
 @dataclass
@@ -187,7 +197,14 @@ class GibbsSampler:
         self.rng = np.random.default_rng(seed)
         self.layout = make_layout(data, spec)
         self.student = spec.likelihood.family == "student_t"
-        self.y_pseudo_binary = np.where(data.observed, data.y - 0.5, 0.0)
+        p = spec.priors
+        self.variance_share = VarianceShare(data.activity, data.n_activity, spec.covariation.loading_sd,
+                                            p.noise_shape, p.noise_scale)
+        self.binary = np.flatnonzero(data.is_binary)
+        self.binary_y = np.where(data.observed, data.y, 0.0)[:, self.binary].T                  # (B, n)
+        self.binary_observed = data.observed[:, self.binary].T.astype(float)
+        self.module_shift = ModuleShift(data.module, data.is_binary, self.layout.fixed_prior_prec[:, 0],
+                                        p.module_effect_sd ** -2)
 
     # ------------------------------------------------------------------ init
     def initial_state(self, labels: np.ndarray) -> State:
@@ -264,7 +281,8 @@ class GibbsSampler:
         return np.exp(logp - norm[:, None]), loglik
 
     # ---------------------------------------------------------------- sweep
-    def sweep(self, s: State, record: bool = True, prune: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def sweep(self, s: State, record: bool = True, prune: bool = False,
+              adapt: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Update every block once; returns the responsibilities and log-likelihood of the
         state the sweep started from (so they pair with a snapshot taken before).
 
@@ -272,6 +290,8 @@ class GibbsSampler:
         (early warm-up only, never while draws are kept) moves the patients of
         components smaller than :attr:`min_size` to their most probable larger
         component, so that surplus components of the initial partition empty quickly.
+        ``adapt`` (warm-up only) tunes the step sizes of the random-walk moves
+        (variance shares, module shifts).
         """
         resp, loglik = self.pointwise(s, controls=record)
         self._labels(s, resp)
@@ -285,10 +305,12 @@ class GibbsSampler:
             self._births_and_deaths(s, info, integral)
             self._split_merge(s, info, integral, resid)
         eta, onehot = self._linear_parts(s)
-        self._activity_and_weights(s, eta)
-        self._coefficients(s, eta, onehot)
-        if self.data.is_binary.any():
+        self._activity_and_weights(s, eta, adapt)
+        if self.layout.continuous.any():
+            self._coefficients(s, onehot)
+        if len(self.binary):
             self._binary_coefficients(s, onehot)
+            self._shift_modules(s, adapt)
         if self.data.n_activity:
             self._shift_activity(s, onehot)
         eta, _ = self._linear_parts(s)
@@ -303,8 +325,6 @@ class GibbsSampler:
     BIRTH_DEATH_MOVES = 10
     #: Split/merge proposals per sweep (sparse mixtures).
     SPLIT_MERGE_MOVES = 2
-    #: Extra draws of the binary markers' coefficients per sweep.
-    BINARY_REPEATS = 1
 
     def _move_terms(self, s: State) -> tuple[Information, EffectIntegral, np.ndarray]:
         """Patients' information about their subgroup's effects, for the label moves, and their residuals.
@@ -376,8 +396,13 @@ class GibbsSampler:
         mean = ((pl * (d.y - eta)) @ lay.activity_map) / post_prec
         s.activity = mean + self.rng.standard_normal(mean.shape) / np.sqrt(post_prec)
 
-    def _activity_and_weights(self, s: State, eta: np.ndarray) -> None:
+    def _activity_and_weights(self, s: State, eta: np.ndarray, adapt: bool = False) -> None:
+        """Variance-share moves and activities (together a blocked update), then the Student-t weights."""
         d, lay, rng = self.data, self.layout, self.rng
+        if d.n_activity:
+            obs_c = d.observed & lay.continuous
+            self.variance_share.step(rng, s.loading, s.sigma2, np.where(obs_c, s.t_weights, 0.0),
+                                     np.where(obs_c, d.y - eta, 0.0), adapt)
         self._draw_activity(s, eta)
         if self.student:
             err = d.y - eta - self._activity_term(s)
@@ -413,28 +438,22 @@ class GibbsSampler:
             return 0.0
         return (s.activity @ self.layout.activity_map.T) * s.loading
 
-    def _coefficients(self, s: State, eta: np.ndarray, onehot: np.ndarray,
-                      columns: np.ndarray | None = None) -> None:
-        """Joint Gaussian draw, per biomarker, of baseline, covariates, batch, effects, loading.
+    def _occupied(self, onehot: np.ndarray) -> np.ndarray:
+        """Indices of the components with patients (the others' effects are drawn in :meth:`_hyper`)."""
+        return np.flatnonzero(onehot[self.layout.patients].any(0))
 
-        ``columns`` restricts the draw to those biomarkers (the others keep their values);
-        ``eta`` is the predictor without activity of the biomarkers drawn.
-        """
+    def _coefficients(self, s: State, onehot: np.ndarray) -> None:
+        """Joint Gaussian draw, per continuous biomarker, of baseline, covariates, batch, effects, loading."""
         d, lay, rng = self.data, self.layout, self.rng
-        cols = slice(None) if columns is None else columns
-        y, observed, binary = d.y[:, cols], d.observed[:, cols], d.is_binary[cols]
-        weight = self._precision(s, columns)
+        cols = np.flatnonzero(lay.continuous)
+        y = d.y[:, cols]
+        weight = self._precision(s, cols)
         n, J = y.shape
         F = lay.base_design.shape[1]
-        # Only occupied components have data; the effects of empty ones are drawn from their prior.
-        occupied = np.flatnonzero(onehot[lay.patients].any(0))
+        occupied = self._occupied(onehot)
         onehot = onehot[:, occupied]
         K = len(occupied)
-        target = y * weight
-        if binary.any():
-            omega = random_polyagamma(1.0, eta[:, binary], random_state=rng)
-            weight[:, binary] = np.where(observed[:, binary], omega, 0.0)
-            target[:, binary] = self.y_pseudo_binary[:, cols][:, binary]
+        target = np.where(weight > 0, y, 0.0) * weight
         act_col = (s.activity @ lay.activity_map[cols].T if d.n_activity else np.zeros((n, J)))
         common = np.concatenate([lay.base_design, onehot], axis=1)          # (n, F + K)
         q = F + K
@@ -465,25 +484,44 @@ class GibbsSampler:
         noise = np.linalg.solve(chol.transpose(0, 2, 1), rng.standard_normal(rhs.shape)[:, :, None])[:, :, 0]
         coef = mean + noise
         s.fixed[cols] = coef[:, :F]
-        empty = np.ones(lay.n_components, dtype=bool)
-        empty[occupied] = False
-        delta = s.delta[:, cols]
-        delta[occupied] = coef[:, F:F + K].T
-        delta[empty] = s.theta[empty][:, module] + np.sqrt(s.tau2[module]) * rng.standard_normal((empty.sum(), J))
-        s.delta[:, cols] = delta
+        s.delta[np.ix_(occupied, cols)] = coef[:, F:F + K].T
         s.loading[cols] = np.where(lay.has_activity[cols], coef[:, -1], 0.0)
 
     def _binary_coefficients(self, s: State, onehot: np.ndarray) -> None:
-        """Further Pólya-Gamma and coefficient draws of the binary markers alone.
+        """Binary biomarkers' baseline, covariates, batch and subgroup effects (:mod:`binary_laplace`).
 
-        Their effects mix several times slower per sweep than those of continuous
-        markers (strong effects on a few 0/1 outcomes); repeating this cheap block,
-        a valid Gibbs update in itself, evens that out.
+        Each biomarker's coefficients and the effects of the occupied components are
+        drawn by independence Metropolis-Hastings from their exact conditional (a
+        logistic regression with Gaussian priors).
         """
-        binary = np.flatnonzero(self.data.is_binary)
-        for _ in range(self.BINARY_REPEATS):
-            eta = self.layout.base_design @ s.fixed[binary].T + onehot @ s.delta[:, binary]
-            self._coefficients(s, eta, onehot, columns=binary)
+        d, lay, b, rng = self.data, self.layout, self.binary, self.rng
+        F = lay.base_design.shape[1]
+        occupied = self._occupied(onehot)
+        module = d.module[b]
+        design = np.concatenate([lay.base_design, onehot[:, occupied]], axis=1)
+        current = np.concatenate([s.fixed[b], s.delta[np.ix_(occupied, b)].T], axis=1)
+        prior_mean = np.concatenate([np.zeros((len(b), F)), s.theta[occupied][:, module].T], axis=1)
+        prior_prec = np.concatenate([lay.fixed_prior_prec[b],
+                                     np.repeat((1.0 / s.tau2)[module][:, None], len(occupied), 1)], axis=1)
+        coef = draw_coefficients(rng, current, design, self.binary_y, self.binary_observed, prior_mean, prior_prec)
+        s.fixed[b] = coef[:, :F]
+        s.delta[np.ix_(occupied, b)] = coef[:, F:].T
+
+    def _shift_modules(self, s: State, adapt: bool) -> None:
+        """Move the baselines of modules with binary biomarkers against their effects (:mod:`module_shift`)."""
+        d, lay, moves = self.data, self.layout, self.module_shift
+        controls, cols = np.flatnonzero(~d.is_patient), moves.columns
+        eta = lay.base_design[controls] @ s.fixed[cols].T
+        if d.n_activity:
+            eta += (s.activity[controls] @ lay.activity_map[cols].T) * s.loading[cols]
+        observed = d.observed[np.ix_(controls, cols)]
+        shift = moves.step(self.rng, eta, np.where(observed, d.y[np.ix_(controls, cols)], 0.0),
+                           self._precision(s, cols)[controls], observed.astype(float), s.fixed[cols, 0],
+                           s.theta[:, moves.modules], adapt)
+        per_marker = moves.member @ shift
+        s.fixed[cols, 0] += per_marker
+        s.delta[:, cols] -= per_marker
+        s.theta[:, moves.modules] -= shift
 
     def _shift_activity(self, s: State, onehot: np.ndarray) -> None:
         """Gibbs moves along the directions the likelihood cannot see (Liu & Sabatti 2000).
@@ -517,15 +555,28 @@ class GibbsSampler:
             s.fixed[members, 0] -= lam * shift
 
     def _hyper(self, s: State, eta: np.ndarray) -> None:
+        """Pooling hyperparameters, residual variances, weights and concentration.
+
+        ``theta`` and ``tau2`` are drawn from the occupied components' effects alone (the
+        empty components' effects and module effects integrated out), and the empty
+        components' are then drawn from their prior given the new ``tau2``. Conditioning
+        ``tau2`` on prior draws of the empty components' effects instead would tie it to
+        its previous value: with ``k_max`` = 10 and four subgroups, most of its "data".
+        """
         d, lay, rng, p, mix = self.data, self.layout, self.rng, self.spec.priors, self.spec.mixture
         K = lay.n_components
+        counts = np.bincount(s.labels, minlength=K)
+        occupied, empty = counts > 0, counts == 0
         n_m = lay.module_members.sum(1)
         post_prec = p.module_effect_sd ** -2 + n_m / s.tau2                     # (M,)
-        mean = (s.delta @ lay.module_members.T) / s.tau2 / post_prec            # (K, M)
-        s.theta = mean + rng.standard_normal(mean.shape) / np.sqrt(post_prec)
-        dev = ((s.delta - s.theta[:, d.module]) ** 2) @ lay.module_members.T    # (K, M)
-        shape = p.pooling_shape + 0.5 * K * n_m
+        mean = (s.delta[occupied] @ lay.module_members.T) / s.tau2 / post_prec  # (K_occupied, M)
+        s.theta[occupied] = mean + rng.standard_normal(mean.shape) / np.sqrt(post_prec)
+        dev = ((s.delta[occupied] - s.theta[occupied][:, d.module]) ** 2) @ lay.module_members.T
+        shape = p.pooling_shape + 0.5 * occupied.sum() * n_m
         s.tau2 = (p.pooling_scale + 0.5 * dev.sum(0)) / rng.gamma(shape)
+        s.theta[empty] = p.module_effect_sd * rng.standard_normal((empty.sum(), d.n_modules))
+        s.delta[empty] = (s.theta[empty][:, d.module]
+                          + np.sqrt(s.tau2[d.module]) * rng.standard_normal((empty.sum(), d.n_biomarkers)))
         err = d.y - eta - self._activity_term(s)
         obs_c = d.observed & lay.continuous
         ss = (np.where(obs_c, s.t_weights * err ** 2, 0.0)).sum(0)
@@ -533,7 +584,6 @@ class GibbsSampler:
         s.sigma2 = np.where(lay.continuous, (p.noise_scale + 0.5 * ss) / rng.gamma(shape), 1.0)
         if self.student:
             self._rescale_t_weights(s, obs_c)
-        counts = np.bincount(s.labels, minlength=K)
         s.log_weights = _log_dirichlet(rng, s.e0 + counts)
         if mix.sparse:
             s.e0 = self._update_e0(s.e0, s.log_weights)

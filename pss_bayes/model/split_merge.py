@@ -35,9 +35,10 @@ subgroup-by-module effects, biomarker effects and the patients' module activitie
 integrated out (a Gaussian integral, :mod:`pss_bayes.model.collapsed`, conditional
 on the baselines, Student-t weights and, for binary markers, Pólya-Gamma variables
 drawn for the move) and the mixture weights integrated out (Dirichlet-multinomial).
-Whatever the outcome, the two components' effects are then drawn from their
-conditional given the allocation, which makes the move a partially collapsed Gibbs
-step that leaves the posterior invariant.
+After an accepted move the two components' effects are drawn from their conditional
+given the new allocation: this is a Metropolis-Hastings move of allocation and
+effects together, whose ratio is the one with the effects integrated out, and which
+leaves the posterior invariant (a rejection keeps both).
 """
 
 from __future__ import annotations
@@ -132,9 +133,12 @@ class SplitMerge:
         Returns
         -------
         list
-            The two components whose effects must now be redrawn (whether or not the
-            move was accepted), each with its group's sums (see :meth:`redraw`); empty
-            when no move could be proposed.
+            After an accepted move, the two components whose effects must now be
+            redrawn, each with its group's sums (see :meth:`redraw`); empty when the
+            move was rejected or none could be proposed. A rejected move keeps the
+            effects: proposing new labels together with effects drawn from their
+            conditional given them, the joint Metropolis-Hastings ratio is the one
+            computed here with the effects integrated out, and a rejection keeps both.
         """
         n = len(labels)
         if n < 2:
@@ -162,7 +166,7 @@ class SplitMerge:
             if np.log(rng.uniform()) < log_a:
                 labels[side_j] = new
                 return [(k, sums_i), (new, sums_j)]
-            return [(k, _add(sums_i, sums_j)), (new, _empty(sums_i))]
+            return []
         l = int(labels[j])                                                   # merge
         side_i, side_j = np.flatnonzero(labels == k), np.flatnonzero(labels == l)
         group = np.concatenate([side_i, side_j])
@@ -174,7 +178,7 @@ class SplitMerge:
         if np.log(rng.uniform()) < log_a:
             labels[side_j] = k
             return [(k, _add(sums_i, sums_j)), (l, _empty(sums_i))]
-        return [(k, sums_i), (l, sums_j)]
+        return []
 
     def _log_ratio(self, sums_i: np.ndarray, sums_j: np.ndarray, n_i: int, n_j: int, e0: float) -> float:
         """log p(split) - log p(merged): integrated likelihood and Dirichlet-multinomial prior."""
