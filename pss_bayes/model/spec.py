@@ -108,7 +108,7 @@ class PriorSpec:
 class SamplerSpec:
     """Default sampler settings (the CLI can override draws, tune and chains)."""
 
-    draws: int = 2000
+    draws: int = 1250
     tune: int = 500
     chains: int = 4
     thin: int = 1
