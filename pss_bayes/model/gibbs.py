@@ -203,6 +203,8 @@ class GibbsSampler:
         self.binary = np.flatnonzero(data.is_binary)
         self.binary_y = np.where(data.observed, data.y, 0.0)[:, self.binary].T                  # (B, n)
         self.binary_observed = data.observed[:, self.binary].T.astype(float)
+        #: Occupied components and mode of the last binary coefficients' draw (a start for the next).
+        self._binary_mode: tuple[tuple[int, ...], np.ndarray] | None = None
         self.module_shift = ModuleShift(data.module, data.is_binary, self.layout.fixed_prior_prec[:, 0],
                                         p.module_effect_sd ** -2)
 
@@ -427,8 +429,10 @@ class GibbsSampler:
 
         def log_target(log_nu: float) -> float:
             v = np.exp(log_nu)
+            # sum log(1 + z2 / v), written as one logarithm per entry (the sampler's costliest line)
+            log_terms = np.log(v + z2).sum() - n * log_nu
             return (n * (gammaln(0.5 * (v + 1.0)) - gammaln(0.5 * v) - 0.5 * log_nu)
-                    - 0.5 * (v + 1.0) * np.log1p(z2 / v).sum()
+                    - 0.5 * (v + 1.0) * log_terms
                     + like.df_prior_shape * log_nu - like.df_prior_rate * v)
 
         return float(np.exp(slice_sample(log_target, float(np.log(nu)), self.rng)))
@@ -503,7 +507,11 @@ class GibbsSampler:
         prior_mean = np.concatenate([np.zeros((len(b), F)), s.theta[occupied][:, module].T], axis=1)
         prior_prec = np.concatenate([lay.fixed_prior_prec[b],
                                      np.repeat((1.0 / s.tau2)[module][:, None], len(occupied), 1)], axis=1)
-        coef = draw_coefficients(rng, current, design, self.binary_y, self.binary_observed, prior_mean, prior_prec)
+        key = tuple(occupied)
+        start = self._binary_mode[1] if self._binary_mode and self._binary_mode[0] == key else current
+        coef, mode = draw_coefficients(rng, current, start, design, self.binary_y, self.binary_observed,
+                                       prior_mean, prior_prec)
+        self._binary_mode = (key, mode)
         s.fixed[b] = coef[:, :F]
         s.delta[np.ix_(occupied, b)] = coef[:, F:].T
 

@@ -46,7 +46,7 @@ def test_draws_follow_the_exact_posterior():
     beta = np.zeros((2, 2))
     draws = []
     for _ in range(6000):
-        beta = draw_coefficients(rng, beta, design, y, observed, mean, prec)
+        beta, _ = draw_coefficients(rng, beta, beta, design, y, observed, mean, prec)
         draws.append(beta)
     draws = np.asarray(draws)[500:]
     grid = np.linspace(-6, 6, 401)
