@@ -9,7 +9,10 @@ which shows up as chains that disagree on the number of subgroups. These moves
 allocation that does not depend on the order of the patients) propose such
 changes in one step:
 
-- two distinct patients ``i`` and ``j`` are drawn at random;
+- two distinct patients ``i`` and ``j`` are drawn: in half the proposals both uniformly, in
+  the other half ``i`` through a uniformly chosen subgroup (so that a subgroup of three is
+  proposed for a merge about as often as one of a hundred; the probability of the pair in
+  the state before and after the move enters the acceptance ratio) and ``j`` uniformly;
 - if they share a subgroup ``k``, *split*: ``j`` moves to an empty component and each
   other member of ``k`` follows ``j`` independently;
 - otherwise *merge*: every member of ``j``'s subgroup moves to ``i``'s.
@@ -67,6 +70,10 @@ class SplitMerge:
     INFORMED_SHARE = 0.5
     #: Lloyd iterations that move the two anchors to the centroids of the sides they attract.
     LLOYD_ITERATIONS = 3
+    #: Share of the proposals whose first anchor is drawn through a uniformly chosen subgroup
+    #: (then uniformly within it), so that a small subgroup is proposed for a merge about as
+    #: often as a large one; the others draw both anchors uniformly among the patients.
+    BY_SUBGROUP_SHARE = 0.5
 
     def __init__(self, info: Information, integral: EffectIntegral, distance_features: np.ndarray,
                  distance_observed: np.ndarray) -> None:
@@ -143,9 +150,16 @@ class SplitMerge:
         n = len(labels)
         if n < 2:
             return []
-        i, j = (int(v) for v in rng.choice(n, 2, replace=False))
-        informed = rng.uniform() < self.INFORMED_SHARE
         counts = np.bincount(labels, minlength=n_components)
+        by_subgroup = rng.uniform() < self.BY_SUBGROUP_SHARE
+        if by_subgroup:
+            i = int(rng.choice(np.flatnonzero(labels == rng.choice(np.flatnonzero(counts > 0)))))
+            j = int(rng.integers(n - 1))
+            j += j >= i
+        else:
+            i, j = (int(v) for v in rng.choice(n, 2, replace=False))
+        informed = rng.uniform() < self.INFORMED_SHARE
+        n_occupied = int((counts > 0).sum())
         k = int(labels[i])
         if labels[j] == k:                                                   # split
             empties = np.flatnonzero(counts == 0)
@@ -163,6 +177,8 @@ class SplitMerge:
             side_i = np.concatenate([[i], others[~follow]])
             sums_i, sums_j = self._sums(side_i), self._sums(side_j)
             log_a = self._log_ratio(sums_i, sums_j, len(side_i), len(side_j), e0) + np.log(len(empties)) - log_q
+            if by_subgroup:                      # anchor pair's probability: after (merge back) / before
+                log_a += np.log(n_occupied * counts[k]) - np.log((n_occupied + 1) * len(side_i))
             if np.log(rng.uniform()) < log_a:
                 labels[side_j] = new
                 return [(k, sums_i), (new, sums_j)]
@@ -175,6 +191,8 @@ class SplitMerge:
         sums_i, sums_j = self._sums(side_i), self._sums(side_j)
         log_a = -(self._log_ratio(sums_i, sums_j, len(side_i), len(side_j), e0)
                   + np.log((counts == 0).sum() + 1) - log_q)
+        if by_subgroup:                          # anchor pair's probability: after (split again) / before
+            log_a += np.log(n_occupied * counts[k]) - np.log((n_occupied - 1) * (counts[k] + counts[l]))
         if np.log(rng.uniform()) < log_a:
             labels[side_j] = k
             return [(k, _add(sums_i, sums_j)), (l, _empty(sums_i))]
