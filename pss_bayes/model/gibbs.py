@@ -207,6 +207,11 @@ class GibbsSampler:
         self._binary_mode: tuple[tuple[int, ...], np.ndarray] | None = None
         self.module_shift = ModuleShift(data.module, data.is_binary, self.layout.fixed_prior_prec[:, 0],
                                         p.module_effect_sd ** -2)
+        self.controls = np.flatnonzero(~data.is_patient)
+        rows_cols = np.ix_(self.controls, self.module_shift.columns)
+        #: Controls' outcomes (0 where unobserved) and observed indicators of the shifted modules.
+        self.shift_data = (np.where(data.observed[rows_cols], data.y[rows_cols], 0.0),
+                           data.observed[rows_cols].astype(float))
 
     # ------------------------------------------------------------------ init
     def initial_state(self, labels: np.ndarray) -> State:
@@ -278,8 +283,7 @@ class GibbsSampler:
         loglik = np.full(d.n_subjects, np.nan)
         loglik[lay.patients] = norm
         if controls:
-            rows = np.flatnonzero(~d.is_patient)
-            loglik[rows] = self.loglik_components(s, rows, np.zeros((1, d.n_biomarkers)))[:, 0]
+            loglik[self.controls] = self.loglik_components(s, self.controls, np.zeros((1, d.n_biomarkers)))[:, 0]
         return np.exp(logp - norm[:, None]), loglik
 
     # ---------------------------------------------------------------- sweep
@@ -518,13 +522,12 @@ class GibbsSampler:
     def _shift_modules(self, s: State, adapt: bool) -> None:
         """Move the baselines of modules with binary biomarkers against their effects (:mod:`module_shift`)."""
         d, lay, moves = self.data, self.layout, self.module_shift
-        controls, cols = np.flatnonzero(~d.is_patient), moves.columns
+        controls, cols = self.controls, moves.columns
         eta = lay.base_design[controls] @ s.fixed[cols].T
         if d.n_activity:
             eta += (s.activity[controls] @ lay.activity_map[cols].T) * s.loading[cols]
-        observed = d.observed[np.ix_(controls, cols)]
-        shift = moves.step(self.rng, eta, np.where(observed, d.y[np.ix_(controls, cols)], 0.0),
-                           self._precision(s, cols)[controls], observed.astype(float), s.fixed[cols, 0],
+        y, observed = self.shift_data
+        shift = moves.step(self.rng, eta, y, self._precision(s, cols)[controls], observed, s.fixed[cols, 0],
                            s.theta[:, moves.modules], adapt)
         per_marker = moves.member @ shift
         s.fixed[cols, 0] += per_marker
