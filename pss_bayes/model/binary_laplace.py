@@ -35,8 +35,8 @@ def _log_posterior(beta: np.ndarray, design: np.ndarray, y: np.ndarray, observed
     return like - 0.5 * (prior_prec * (beta - prior_mean) ** 2).sum(1)
 
 
-def _hessian(beta: np.ndarray, design: np.ndarray, observed: np.ndarray, prior_prec: np.ndarray) -> np.ndarray:
-    prob = expit(beta @ design.T)
+def _hessian(prob: np.ndarray, design: np.ndarray, observed: np.ndarray, prior_prec: np.ndarray) -> np.ndarray:
+    """(B, q, q) minus the log-posterior's Hessian, given the (B, n) fitted probabilities."""
     hessian = (design.T[None] * (observed * prob * (1.0 - prob))[:, None, :]) @ design
     diagonal = np.arange(design.shape[1])
     hessian[:, diagonal, diagonal] += prior_prec
@@ -75,9 +75,10 @@ def posterior_mode(start: np.ndarray, design: np.ndarray, y: np.ndarray, observe
     for _ in range(_NEWTON_MAX):
         prob = expit(beta @ design.T)
         grad = (observed * (y - prob)) @ design - prior_prec * (beta - prior_mean)
-        step = np.linalg.solve(_hessian(beta, design, observed, prior_prec), grad[:, :, None])[:, :, 0]
+        step = np.linalg.solve(_hessian(prob, design, observed, prior_prec), grad[:, :, None])[:, :, 0]
         if np.abs(step).max() < _NEWTON_TOL:
-            return beta + step, _hessian(beta + step, design, observed, prior_prec)
+            beta = beta + step
+            return beta, _hessian(expit(beta @ design.T), design, observed, prior_prec)
         if value is None:
             value = _log_posterior(beta, design, y, observed, prior_mean, prior_prec)
         scale = np.ones(len(beta))
