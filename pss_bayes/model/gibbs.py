@@ -31,7 +31,7 @@ clusters and empty surplus components as they go.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -197,6 +197,8 @@ class GibbsSampler:
         self.rng = np.random.default_rng(seed)
         self.layout = make_layout(data, spec)
         self.student = spec.likelihood.family == "student_t"
+        #: (n, J) true where a continuous biomarker is observed.
+        self.observed_continuous = data.observed & self.layout.continuous
         p = spec.priors
         self.variance_share = VarianceShare(data.activity, data.n_activity, spec.covariation.loading_sd,
                                             p.noise_shape, p.noise_scale)
@@ -252,14 +254,14 @@ class GibbsSampler:
     def _precision(self, s: State, columns: np.ndarray | None = None) -> np.ndarray:
         """Precision of each continuous entry (0 where unobserved or binary), optionally of some columns."""
         d, cols = self.data, slice(None) if columns is None else columns
-        return np.where(d.observed[:, cols] & self.layout.continuous[cols], s.t_weights[:, cols] / s.sigma2[cols], 0.0)
+        return np.where(self.observed_continuous[:, cols], s.t_weights[:, cols] / s.sigma2[cols], 0.0)
 
     def loglik_components(self, s: State, rows: np.ndarray, delta: np.ndarray) -> np.ndarray:
         """(len(rows), K) log-density of each row under each subgroup (activities integrated)."""
         d, lay = self.data, self.layout
         base = lay.base_design[rows] @ s.fixed.T
         prec = self._precision(s)[rows]
-        obs_c = d.observed[rows] & lay.continuous
+        obs_c = self.observed_continuous[rows]
         with np.errstate(divide="ignore"):
             log_prec = np.where(obs_c, np.log(np.where(obs_c, prec, 1.0)) - LOG_2PI, 0.0)
         b = d.is_binary
@@ -404,16 +406,14 @@ class GibbsSampler:
 
     def _activity_and_weights(self, s: State, eta: np.ndarray, adapt: bool = False) -> None:
         """Variance-share moves and activities (together a blocked update), then the Student-t weights."""
-        d, lay, rng = self.data, self.layout, self.rng
+        d, rng, obs_c = self.data, self.rng, self.observed_continuous
         if d.n_activity:
-            obs_c = d.observed & lay.continuous
             self.variance_share.step(rng, s.loading, s.sigma2, np.where(obs_c, s.t_weights, 0.0),
                                      np.where(obs_c, d.y - eta, 0.0), adapt)
         self._draw_activity(s, eta)
         if self.student:
             err = d.y - eta - self._activity_term(s)
             z2 = err ** 2 / s.sigma2
-            obs_c = d.observed & lay.continuous
             if self.spec.likelihood.df_estimated:
                 s.nu = self._draw_df(s.nu, z2[obs_c])
             w = rng.standard_gamma(0.5 * (s.nu + 1.0), size=z2.shape) / (0.5 * (s.nu + z2))
@@ -589,7 +589,7 @@ class GibbsSampler:
         s.delta[empty] = (s.theta[empty][:, d.module]
                           + np.sqrt(s.tau2[d.module]) * rng.standard_normal((empty.sum(), d.n_biomarkers)))
         err = d.y - eta - self._activity_term(s)
-        obs_c = d.observed & lay.continuous
+        obs_c = self.observed_continuous
         ss = (np.where(obs_c, s.t_weights * err ** 2, 0.0)).sum(0)
         shape = p.noise_shape + 0.5 * obs_c.sum(0)
         s.sigma2 = np.where(lay.continuous, (p.noise_scale + 0.5 * ss) / rng.gamma(shape), 1.0)

@@ -89,7 +89,6 @@ class SplitMerge:
     def _log_ml(self, sums: tuple[np.ndarray, np.ndarray]) -> float:
         return float(self.integral.log_marginal(*sums))
 
-
     def _side_log_odds(self, rows: np.ndarray, c_i: np.ndarray, c_j: np.ndarray) -> np.ndarray:
         """Half the difference of squared distances to ``c_i`` and ``c_j`` over each row's observed markers."""
         x, seen = self.features[rows], self.seen[rows]
