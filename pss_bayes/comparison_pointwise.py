@@ -8,7 +8,7 @@ draw's weights; controls have no label), the module activities ``a ~ N(0, 1)``
 and, for the Student-t family, the scale-mixture weights.
 
 - Normal family: the activities are integrated in closed form
-  (:func:`pss_bayes.model.gibbs.component_loglik`), so the term is exact.
+  (:func:`pss_bayes.model.likelihood.component_loglik`), so the term is exact.
 - Student-t family: integrating the scale-mixture weights gives Student-t
   densities; each activity then enters a one-dimensional integral of a normal
   density times a product of Student-t densities, which has no closed form and
@@ -33,7 +33,7 @@ from scipy.special import gammaln, logsumexp
 
 from pss_bayes.data.cohort import Cohort
 from pss_bayes.model.design import ModelData, prepare
-from pss_bayes.model.gibbs import component_loglik
+from pss_bayes.model.likelihood import component_loglik
 from pss_bayes.model.numerics import LOG_2PI
 from pss_bayes.result import FitResult
 
@@ -243,9 +243,8 @@ def pointwise_loglik(result: FitResult, cohort: Cohort | None = None, *, max_dra
                                             np.where(b, 0.0, delta), offset=log_prior + binary, nodes=nodes)
         else:
             prec = np.where(obs_c, p["sigma"][s] ** -2, 0.0)
-            log_prec = np.where(obs_c, np.log(np.where(obs_c, prec, 1.0)) - LOG_2PI, 0.0).sum(1)
             no_binary = np.zeros((data.n_subjects, 0))
-            comp = component_loglik(resid0, prec, log_prec, p["loading"][s], activity_map,
+            comp = component_loglik(resid0, prec, p["loading"][s], activity_map,
                                     np.where(b, 0.0, delta), no_binary, no_binary, no_binary, delta[:, :0])
         out[s] = logsumexp(comp + binary + log_prior, axis=1)
     return xr.DataArray(out.reshape(chains, draws, -1), dims=("chain", "draw", "subject"),

@@ -16,7 +16,8 @@ likelihood is flatter than its Gaussian approximation (a subgroup with no positi
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
+
+from pss_bayes.model.numerics import jit
 
 #: Degrees of freedom of the multivariate t proposal.
 PROPOSAL_DF = 8.0
@@ -27,20 +28,32 @@ _NEWTON_TOL = 1e-6
 _NEWTON_MAX = 100
 
 
-def _log_posterior(beta: np.ndarray, design: np.ndarray, y: np.ndarray, observed: np.ndarray,
-                   prior_mean: np.ndarray, prior_prec: np.ndarray) -> np.ndarray:
-    """(B,) log-likelihood plus log-prior, up to constants, of coefficients ``beta`` (B, q)."""
-    eta = beta @ design.T                                                     # (B, n)
-    like = (observed * (y * eta - np.logaddexp(0.0, eta))).sum(1)
-    return like - 0.5 * (prior_prec * (beta - prior_mean) ** 2).sum(1)
+class _SparseRows(tuple):
+    """The non-zero entries of a design matrix by row (``indptr``, ``indices``, ``values``, as in CSR).
+
+    Subgroup and batch indicators make most of a design's entries zero; the compiled
+    loops below visit only the others.
+    """
+
+    @classmethod
+    def of(cls, design: np.ndarray) -> "_SparseRows":
+        return cls(_sparse_rows(np.ascontiguousarray(design, dtype=float)))
 
 
-def _hessian(prob: np.ndarray, design: np.ndarray, observed: np.ndarray, prior_prec: np.ndarray) -> np.ndarray:
-    """(B, q, q) minus the log-posterior's Hessian, given the (B, n) fitted probabilities."""
-    hessian = (design.T[None] * (observed * prob * (1.0 - prob))[:, None, :]) @ design
-    diagonal = np.arange(design.shape[1])
-    hessian[:, diagonal, diagonal] += prior_prec
-    return hessian
+@jit
+def _sparse_rows(design):
+    n, q = design.shape
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    indices = np.empty(n * q, dtype=np.int64)
+    values = np.empty(n * q)
+    e = 0
+    for i in range(n):
+        for c in range(q):
+            if design[i, c] != 0.0:
+                indices[e], values[e] = c, design[i, c]
+                e += 1
+        indptr[i + 1] = e
+    return indptr, indices[:e].copy(), values[:e].copy()
 
 
 def posterior_mode(start: np.ndarray, design: np.ndarray, y: np.ndarray, observed: np.ndarray,
@@ -70,28 +83,100 @@ def posterior_mode(start: np.ndarray, design: np.ndarray, y: np.ndarray, observe
     RuntimeError
         If Newton's method has not converged after many iterations.
     """
-    beta = start.copy()
-    value = None
-    for _ in range(_NEWTON_MAX):
-        prob = expit(beta @ design.T)
-        grad = (observed * (y - prob)) @ design - prior_prec * (beta - prior_mean)
-        step = np.linalg.solve(_hessian(prob, design, observed, prior_prec), grad[:, :, None])[:, :, 0]
-        if np.abs(step).max() < _NEWTON_TOL:
-            beta = beta + step
-            return beta, _hessian(expit(beta @ design.T), design, observed, prior_prec)
-        if value is None:
-            value = _log_posterior(beta, design, y, observed, prior_mean, prior_prec)
-        scale = np.ones(len(beta))
-        for _ in range(60):
-            candidate = beta + scale[:, None] * step
-            new_value = _log_posterior(candidate, design, y, observed, prior_mean, prior_prec)
-            worse = new_value < value - 1e-12 * np.abs(value)
-            if not worse.any():
+    return _mode(start, _SparseRows.of(design), *_as_float(y, observed, prior_mean, prior_prec))
+
+
+def _as_float(*arrays: np.ndarray) -> list[np.ndarray]:
+    return [np.ascontiguousarray(a, dtype=float) for a in arrays]
+
+
+def _mode(start: np.ndarray, sparse: _SparseRows, *problem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`posterior_mode` given the design's non-zero entries and the rest as contiguous float arrays."""
+    beta = np.array(start, dtype=float, order="C")
+    hessian = np.empty(beta.shape + beta.shape[1:])
+    if not _newton(beta, *sparse, *problem, hessian, _NEWTON_TOL, _NEWTON_MAX):
+        raise RuntimeError("the mode of a binary biomarker's coefficients was not found (Newton's method "
+                           "did not converge)")
+    return beta, hessian
+
+
+@jit
+def _log_posterior(beta, indptr, indices, values, y, observed, prior_mean, prior_prec):
+    """(B,) log-likelihood plus log-prior, up to constants, of coefficients ``beta`` (B, q)."""
+    out = np.empty(beta.shape[0])
+    for b in range(beta.shape[0]):
+        out[b] = _evaluate(beta[b], indptr, indices, values, y[b], observed[b], prior_mean[b], prior_prec[b],
+                           None, None)
+    return out
+
+
+@jit
+def _evaluate(beta, indptr, indices, values, y, observed, prior_mean, prior_prec, grad, hessian):
+    """Log-posterior at ``beta``; with ``grad`` and ``hessian`` given, also its gradient and minus its Hessian.
+
+    One pass over the data: the exponential serves both the log-likelihood and the
+    fitted probability.
+    """
+    q = len(beta)
+    derivatives = grad is not None
+    if derivatives:
+        grad[:] = 0.0
+        hessian[:, :] = 0.0
+    total = 0.0
+    for i in range(len(indptr) - 1):
+        if observed[i] == 0.0:
+            continue
+        eta = 0.0
+        for e in range(indptr[i], indptr[i + 1]):
+            eta += values[e] * beta[indices[e]]
+        tail = np.exp(-abs(eta))                          # exp(-|eta|): no overflow
+        total += observed[i] * (y[i] * eta - (max(eta, 0.0) + np.log1p(tail)))
+        if derivatives:
+            prob = 1.0 / (1.0 + tail) if eta >= 0.0 else tail / (1.0 + tail)
+            r, w = observed[i] * (y[i] - prob), observed[i] * prob * (1.0 - prob)
+            for e in range(indptr[i], indptr[i + 1]):
+                grad[indices[e]] += r * values[e]
+                wv = w * values[e]
+                for f in range(e, indptr[i + 1]):
+                    hessian[indices[e], indices[f]] += wv * values[f]
+    for c in range(q):
+        total -= 0.5 * prior_prec[c] * (beta[c] - prior_mean[c]) ** 2
+        if derivatives:
+            for d in range(c + 1, q):   # a row's columns come in increasing order: only c <= d was summed
+                hessian[d, c] = hessian[c, d]
+            grad[c] -= prior_prec[c] * (beta[c] - prior_mean[c])
+            hessian[c, c] += prior_prec[c]
+    return total
+
+
+@jit
+def _newton(beta, indptr, indices, values, y, observed, prior_mean, prior_prec, hessian, tol, max_iter):
+    """Newton's method with step halving for each row of ``beta`` (in place); false if one did not converge."""
+    B, q = beta.shape
+    grad = np.empty(q)
+    for b in range(B):
+        args = (indptr, indices, values, y[b], observed[b], prior_mean[b], prior_prec[b])
+        value = _evaluate(beta[b], *args, grad, hessian[b])
+        converged = False
+        for _ in range(max_iter):
+            step = np.linalg.solve(hessian[b], grad)
+            if np.abs(step).max() < tol:
+                beta[b] += step
+                _evaluate(beta[b], *args, grad, hessian[b])
+                converged = True
                 break
-            scale = np.where(worse, 0.5 * scale, scale)
-        beta, value = candidate, new_value
-    raise RuntimeError("the mode of a binary biomarker's coefficients was not found (Newton's method "
-                       "did not converge)")
+            scale = 1.0
+            for _ in range(60):
+                candidate = beta[b] + scale * step
+                new_value = _evaluate(candidate, *args, grad, hessian[b])
+                if new_value >= value - 1e-12 * abs(value):
+                    break
+                scale *= 0.5
+            beta[b] = candidate
+            value = new_value
+        if not converged:
+            return False
+    return True
 
 
 def draw_coefficients(rng: np.random.Generator, current: np.ndarray, start: np.ndarray, design: np.ndarray,
@@ -103,7 +188,9 @@ def draw_coefficients(rng: np.random.Generator, current: np.ndarray, start: np.n
     iterations; the mode found does not depend on it). Returns the new coefficients
     and the mode, both (B, q).
     """
-    mode, hessian = posterior_mode(start, design, y, observed, prior_mean, prior_prec)
+    sparse = _SparseRows.of(design)
+    problem = _as_float(y, observed, prior_mean, prior_prec)
+    mode, hessian = _mode(start, sparse, *problem)
     chol = np.linalg.cholesky(hessian)                                        # H = L L'
     q = design.shape[1]
 
@@ -111,8 +198,8 @@ def draw_coefficients(rng: np.random.Generator, current: np.ndarray, start: np.n
         z = np.einsum("bij,bi->bj", chol, beta - mode)                        # L'(beta - mode)
         return -0.5 * (PROPOSAL_DF + q) * np.log1p((z ** 2).sum(1) / PROPOSAL_DF)
 
-    beta = current.copy()
-    log_target = _log_posterior(beta, design, y, observed, prior_mean, prior_prec)
+    beta = np.array(current, dtype=float, order="C")
+    log_target = _log_posterior(beta, *sparse, *problem)
     log_q = log_proposal(beta)
     for _ in range(PROPOSALS):
         normal = rng.standard_normal(beta.shape)
@@ -120,7 +207,7 @@ def draw_coefficients(rng: np.random.Generator, current: np.ndarray, start: np.n
         # L' x = normal has covariance H^-1.
         offset = np.linalg.solve(chol.transpose(0, 2, 1), normal[:, :, None])[:, :, 0]
         candidate = mode + scale * offset
-        cand_target = _log_posterior(candidate, design, y, observed, prior_mean, prior_prec)
+        cand_target = _log_posterior(candidate, *sparse, *problem)
         cand_q = log_proposal(candidate)
         take = np.log(rng.uniform(size=len(beta))) < (cand_target - log_target) - (cand_q - log_q)
         beta = np.where(take[:, None], candidate, beta)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from pss_bayes.model.collapsed import EffectIntegral, Information, loglik_given
-from pss_bayes.model.numerics import logsumexp
+from pss_bayes.model.numerics import logsumexp, sample_logits
 
 #: Exponent of the likelihood ratio in the informed proposal weights (1/2: locally balanced).
 INFORMED_POWER = 0.5
@@ -75,18 +75,21 @@ class BirthDeath:
         """Unnormalised log-probability of each receiving subgroup when patient ``i`` dies."""
         return np.where(counts >= 2, INFORMED_POWER * self.fit_in[i], -np.inf)
 
-    def log_birth_ratio(self, labels: np.ndarray, i: int, k: int, e0: float) -> float:
+    def log_birth_ratio(self, labels: np.ndarray, i: int, k: int, e0: float,
+                        logits: np.ndarray | None = None) -> float:
         """Log Metropolis-Hastings ratio of moving patient ``i`` into empty component ``k``.
 
         Target ratio (component ``k``'s effects integrated, weights integrated) times
         the probability of the reverse death over that of this birth. The death of
         the same patient back to its subgroup has exactly minus this ratio, evaluated
-        on the state after the death.
+        on the state after the death. ``logits`` are :meth:`birth_logits` of ``labels``
+        when already at hand.
         """
         counts = np.bincount(labels, minlength=self.delta.shape[0])
         l = int(labels[i])
         log_target = self.fit_new[i] - self.fit_in[i, l] + np.log(e0) - np.log(counts[l] - 1 + e0)
-        logits = self.birth_logits(labels, counts)
+        if logits is None:
+            logits = self.birth_logits(labels, counts)
         log_forward = -np.log((counts == 0).sum()) + logits[i] - logsumexp(logits)
         after = counts.copy()
         after[l] -= 1
@@ -112,11 +115,10 @@ class BirthDeath:
             empties = np.flatnonzero(counts == 0)
             if not len(empties) or not (counts >= 3).any():
                 return 0
-            k = int(rng.choice(empties))
+            k = int(empties[rng.integers(len(empties))])
             logits = self.birth_logits(labels, counts)
-            prob = np.exp(logits - logsumexp(logits))
-            i = int(rng.choice(len(labels), p=prob / prob.sum()))
-            if np.log(rng.uniform()) >= self.log_birth_ratio(labels, i, k, e0):
+            i = sample_logits(rng, logits)
+            if np.log(rng.uniform()) >= self.log_birth_ratio(labels, i, k, e0, logits):
                 return 0
             labels[i] = k
             theta[k], delta[k] = self._draw_component(rng, i)
@@ -125,11 +127,9 @@ class BirthDeath:
         singles = np.flatnonzero(counts == 1)                          # death
         if not len(singles) or not (counts >= 2).any():
             return 0
-        k = int(rng.choice(singles))
+        k = int(singles[rng.integers(len(singles))])
         i = int(np.flatnonzero(labels == k)[0])
-        logits = self.death_logits(i, counts)
-        prob = np.exp(logits - logsumexp(logits))
-        l = int(rng.choice(K, p=prob / prob.sum()))
+        l = sample_logits(rng, self.death_logits(i, counts))
         after = labels.copy()
         after[i] = l
         if np.log(rng.uniform()) >= -self.log_birth_ratio(after, i, k, e0):

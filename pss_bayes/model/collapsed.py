@@ -183,7 +183,7 @@ class EffectIntegral:
         return (-0.5 * (self.log_det_prior + log_det_a) + 0.5 * (z ** 2).sum(-1)).sum(-1)
 
     def posterior_mean(self, Q: np.ndarray, h: np.ndarray) -> np.ndarray:
-        """(M, W) posterior mean of a component's biomarker effects given its group's ``Q``, ``h``."""
+        """(..., M, W) posterior mean of a component's biomarker effects given its group's ``Q``, ``h``."""
         mean = np.linalg.solve(Q + self.prior_precision, h[..., None])[..., 0]
         return np.where(self.blocks.mask, mean, 0.0)
 

@@ -42,8 +42,9 @@ from pss_bayes.model.binary_laplace import draw_coefficients
 from pss_bayes.model.birth_death import BirthDeath
 from pss_bayes.model.collapsed import EffectIntegral, Information, ModuleBlocks, patient_information
 from pss_bayes.model.design import ModelData
+from pss_bayes.model.likelihood import component_loglik
 from pss_bayes.model.module_shift import ModuleShift
-from pss_bayes.model.numerics import LOG_2PI, logsumexp
+from pss_bayes.model.numerics import logsumexp
 from pss_bayes.model.spec import ModelSpec
 from pss_bayes.model.split_merge import SplitMerge
 from pss_bayes.model.variance_share import VarianceShare
@@ -135,49 +136,6 @@ def _log_dirichlet(rng: np.random.Generator, alpha: np.ndarray) -> np.ndarray:
     return log_gamma - logsumexp(log_gamma)
 
 
-def component_loglik(resid0: np.ndarray, prec: np.ndarray, obs_log_prec: np.ndarray,
-                     loading: np.ndarray, activity_map: np.ndarray, delta: np.ndarray,
-                     eta0_binary: np.ndarray, y_binary: np.ndarray, obs_binary: np.ndarray,
-                     delta_binary: np.ndarray) -> np.ndarray:
-    """Log-density of each subject's row under each component, activities integrated out.
-
-    Parameters
-    ----------
-    resid0
-        (n, J) continuous data minus everything but the subgroup effect and activity.
-    prec
-        (n, J) precision of each continuous entry (0 where unobserved or binary).
-    obs_log_prec
-        (n,) sum over observed continuous entries of ``log(prec) - log(2 pi)``.
-    loading, activity_map
-        (J,) loadings and (J, F) factor indicators.
-    delta
-        (K, J) subgroup effects of continuous markers (rows of zeros for controls).
-    eta0_binary, y_binary, obs_binary, delta_binary
-        Linear predictor without subgroup effect, outcomes and observed mask of
-        binary markers (n, B), and their subgroup effects (K, B).
-
-    Returns
-    -------
-    (n, K) array.
-    """
-    pr = prec * resid0
-    quad = (pr * resid0).sum(1)[:, None] - 2.0 * pr @ delta.T + prec @ (delta ** 2).T
-    out = 0.5 * obs_log_prec[:, None] - 0.5 * quad
-    if activity_map.shape[1]:
-        pl = prec * loading
-        t = (pl * loading) @ activity_map                  # (n, F)
-        s0 = (pl * resid0) @ activity_map                  # (n, F)
-        K, F = delta.shape[0], activity_map.shape[1]
-        by_factor = (delta.T[:, :, None] * activity_map[:, None, :]).reshape(-1, K * F)   # (J, K F)
-        s = s0[:, None, :] - (pl @ by_factor).reshape(-1, K, F)
-        out += (-0.5 * np.log1p(t)[:, None, :] + 0.5 * s ** 2 / (1.0 + t)[:, None, :]).sum(-1)
-    if y_binary.shape[1]:
-        eta = eta0_binary[:, None, :] + delta_binary[None, :, :]
-        out += (obs_binary[:, None, :] * (y_binary[:, None, :] * eta - np.logaddexp(0.0, eta))).sum(-1)
-    return out
-
-
 class GibbsSampler:
     """One chain of the blocked Gibbs sampler.
 
@@ -205,8 +163,10 @@ class GibbsSampler:
         self.binary = np.flatnonzero(data.is_binary)
         self.binary_y = np.where(data.observed, data.y, 0.0)[:, self.binary].T                  # (B, n)
         self.binary_observed = data.observed[:, self.binary].T.astype(float)
-        #: Occupied components and mode of the last binary coefficients' draw (a start for the next).
-        self._binary_mode: tuple[tuple[int, ...], np.ndarray] | None = None
+        #: Last mode of the binary coefficients, by baseline/covariate/batch column then component
+        #: (NaN for components empty then): where the next Newton's method starts.
+        self._binary_mode = np.full((len(self.binary), self.layout.base_design.shape[1] + self.layout.n_components),
+                                    np.nan)
         self.module_shift = ModuleShift(data.module, data.is_binary, self.layout.fixed_prior_prec[:, 0],
                                         p.module_effect_sd ** -2)
         self.controls = np.flatnonzero(~data.is_patient)
@@ -260,16 +220,13 @@ class GibbsSampler:
         """(len(rows), K) log-density of each row under each subgroup (activities integrated)."""
         d, lay = self.data, self.layout
         base = lay.base_design[rows] @ s.fixed.T
-        prec = self._precision(s)[rows]
-        obs_c = self.observed_continuous[rows]
-        with np.errstate(divide="ignore"):
-            log_prec = np.where(obs_c, np.log(np.where(obs_c, prec, 1.0)) - LOG_2PI, 0.0)
+        y = d.y[rows]
+        prec = np.where(self.observed_continuous[rows], s.t_weights[rows] / s.sigma2, 0.0)
         b = d.is_binary
         return component_loglik(
-            resid0=np.where(obs_c, d.y[rows] - base, 0.0), prec=prec, obs_log_prec=log_prec.sum(1),
-            loading=s.loading, activity_map=lay.activity_map, delta=np.where(b, 0.0, delta),
-            eta0_binary=base[:, b], y_binary=d.y[rows][:, b], obs_binary=d.observed[rows][:, b].astype(float),
-            delta_binary=delta[:, b])
+            resid0=y - base, prec=prec, loading=s.loading, activity_map=lay.activity_map,
+            delta=np.where(b, 0.0, delta), eta0_binary=base[:, b], y_binary=y[:, b],
+            obs_binary=d.observed[rows][:, b], delta_binary=delta[:, b])
 
     def pointwise(self, s: State, controls: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Responsibilities of patients (n_patients, K) and log-likelihood of every subject (n,).
@@ -507,15 +464,17 @@ class GibbsSampler:
         occupied = self._occupied(onehot)
         module = d.module[b]
         design = np.concatenate([lay.base_design, onehot[:, occupied]], axis=1)
-        current = np.concatenate([s.fixed[b], s.delta[np.ix_(occupied, b)].T], axis=1)
+        columns = np.concatenate([np.arange(F), F + occupied])
+        current = np.concatenate([s.fixed[b], s.delta[:, b].T], axis=1)[:, columns]
         prior_mean = np.concatenate([np.zeros((len(b), F)), s.theta[occupied][:, module].T], axis=1)
         prior_prec = np.concatenate([lay.fixed_prior_prec[b],
                                      np.repeat((1.0 / s.tau2)[module][:, None], len(occupied), 1)], axis=1)
-        key = tuple(occupied)
-        start = self._binary_mode[1] if self._binary_mode and self._binary_mode[0] == key else current
+        previous = self._binary_mode[:, columns]
+        start = np.where(np.isnan(previous), current, previous)
         coef, mode = draw_coefficients(rng, current, start, design, self.binary_y, self.binary_observed,
                                        prior_mean, prior_prec)
-        self._binary_mode = (key, mode)
+        self._binary_mode[:] = np.nan
+        self._binary_mode[:, columns] = mode
         s.fixed[b] = coef[:, :F]
         s.delta[np.ix_(occupied, b)] = coef[:, F:].T
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 LOG_2PI = float(np.log(2 * np.pi))
@@ -13,3 +14,13 @@ def logsumexp(x: np.ndarray, axis: int | None = None) -> np.ndarray:
     top = np.where(np.isfinite(top), top, 0.0)
     out = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
     return np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
+
+
+def sample_logits(rng: np.random.Generator, logits: np.ndarray) -> int:
+    """An index drawn with probability proportional to ``exp(logits)`` (``-inf``: never), by inversion."""
+    weights = np.cumsum(np.exp(logits - logits.max()))
+    return int(np.searchsorted(weights, rng.uniform() * weights[-1], side="right"))
+
+
+#: Compiles the sampler's inner loops (numba, no Python objects inside; machine code cached on disk).
+jit = numba.njit(cache=True, nogil=True, error_model="numpy")

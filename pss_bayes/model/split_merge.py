@@ -86,9 +86,6 @@ class SplitMerge:
         """Summed information (Q, h) of the patients in ``rows``."""
         return self.info.group(rows)
 
-    def _log_ml(self, sums: tuple[np.ndarray, np.ndarray]) -> float:
-        return float(self.integral.log_marginal(*sums))
-
     def _side_log_odds(self, rows: np.ndarray, c_i: np.ndarray, c_j: np.ndarray) -> np.ndarray:
         """Half the difference of squared distances to ``c_i`` and ``c_j`` over each row's observed markers."""
         x, seen = self.features[rows], self.seen[rows]
@@ -118,8 +115,8 @@ class SplitMerge:
             c_i = self._centroid(np.append(others[~toward_j], i), c_i)
             c_j = self._centroid(np.append(others[toward_j], j), c_j)
         toward_j = self._side_log_odds(others, c_i, c_j) > 0
-        means = np.stack([self.integral.posterior_mean(*self._sums(np.append(others[side], anchor)))
-                          for side, anchor in ((~toward_j, i), (toward_j, j))])
+        sums = [self._sums(np.append(others[side], anchor)) for side, anchor in ((~toward_j, i), (toward_j, j))]
+        means = self.integral.posterior_mean(*(np.stack(parts) for parts in zip(*sums)))
         fit = loglik_given(self.info.take(others), means)                     # (len(others), 2)
         logit = fit[:, 1] - fit[:, 0]
         return others, np.stack([log_expit(logit), log_expit(-logit)])
@@ -152,11 +149,14 @@ class SplitMerge:
         counts = np.bincount(labels, minlength=n_components)
         by_subgroup = rng.uniform() < self.BY_SUBGROUP_SHARE
         if by_subgroup:
-            i = int(rng.choice(np.flatnonzero(labels == rng.choice(np.flatnonzero(counts > 0)))))
+            occupied = np.flatnonzero(counts > 0)
+            members = np.flatnonzero(labels == occupied[rng.integers(len(occupied))])
+            i = int(members[rng.integers(len(members))])
             j = int(rng.integers(n - 1))
             j += j >= i
         else:
-            i, j = (int(v) for v in rng.choice(n, 2, replace=False))
+            i, j = (int(v) for v in rng.integers([n, n - 1]))
+            j += j >= i
         informed = rng.uniform() < self.INFORMED_SHARE
         n_occupied = int((counts > 0).sum())
         k = int(labels[i])
@@ -164,7 +164,7 @@ class SplitMerge:
             empties = np.flatnonzero(counts == 0)
             if not len(empties):
                 return []
-            new = int(rng.choice(empties))
+            new = int(empties[rng.integers(len(empties))])
             group = np.flatnonzero(labels == k)
             others, log_p = self._proposal(group, i, j, informed)
             if log_p is not None:
@@ -199,7 +199,9 @@ class SplitMerge:
 
     def _log_ratio(self, sums_i: np.ndarray, sums_j: np.ndarray, n_i: int, n_j: int, e0: float) -> float:
         """log p(split) - log p(merged): integrated likelihood and Dirichlet-multinomial prior."""
-        return (self._log_ml(sums_i) + self._log_ml(sums_j) - self._log_ml(_add(sums_i, sums_j))
+        merged = _add(sums_i, sums_j)
+        log_ml = self.integral.log_marginal(*(np.stack(parts) for parts in zip(sums_i, sums_j, merged)))
+        return (log_ml[0] + log_ml[1] - log_ml[2]
                 + gammaln(n_i + e0) + gammaln(n_j + e0) - gammaln(n_i + n_j + e0) - gammaln(e0))
 
     def redraw(self, rng: np.random.Generator, updates: list, theta: np.ndarray, delta: np.ndarray) -> None:

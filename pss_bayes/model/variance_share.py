@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from pss_bayes.model.collapsed import ModuleBlocks
+from pss_bayes.model.numerics import jit
 
 #: Acceptance rate the warm-up adaptation aims at.
 TARGET_ACCEPTANCE = 0.44
@@ -35,7 +36,8 @@ TARGET_ACCEPTANCE = 0.44
 ADAPTATION_RATE = 0.05
 
 
-def _log_share_jacobian(rho: np.ndarray, one_minus_rho: np.ndarray) -> np.ndarray:
+@jit
+def _log_share_jacobian(rho: float, one_minus_rho: float) -> float:
     """Log-density factor of ``logit(rho)`` given ``v``: ``rho^(1/2) (1 - rho)``, up to terms in ``v``.
 
     From ``d(lambda, sigma^2) / d(v, rho) = sqrt(v) / (2 sqrt(rho))`` and
@@ -87,50 +89,83 @@ class VarianceShare:
         -------
         (J,) bool, true for the biomarkers whose proposal was accepted.
         """
-        index, mask = self.blocks.index.T, self.blocks.mask.T                 # (W, F)
+        index, mask = self.blocks.index.T, self.blocks.mask.T                 # (W, F): slot, factor
         accepted = np.zeros(len(loading), dtype=bool)
         if not mask.any():
             return accepted
-        # Per slot of every factor: (W, F) parameters, (W, F, n) data. Padding slots have a
-        # zero loading, so they add nothing to the sums, and their proposals are rejected.
-        w, r = weights.T[index], resid.T[index]
-        wr = w * r
-        n_obs, wr2 = (w > 0).sum(2), (wr * r).sum(2)
-        lam_all = np.where(mask, loading[index], 0.0)
-        sig2_all = np.where(mask, sigma2[index], 1.0)
-        t = np.einsum("wfn,wf->fn", w, lam_all ** 2 / sig2_all)                # (F, n)
-        s = np.einsum("wfn,wf->fn", wr, lam_all / sig2_all)
-        log_one_plus_t, quad = np.log(1.0 + t), s ** 2 / (1.0 + t)
         noise = np.exp(self.log_step[index]) * rng.standard_normal(index.shape)
         log_u = np.log(rng.uniform(size=index.shape))
-        for slot in range(index.shape[0]):
-            lam, sig2, valid = lam_all[slot], sig2_all[slot], mask[slot]
-            v = lam ** 2 + sig2
-            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-                logit = np.log(lam ** 2) - np.log(sig2) + noise[slot]
-                rho_new = 1.0 / (1.0 + np.exp(-logit))
-                lam_new = np.where(lam < 0, -1.0, 1.0) * np.sqrt(rho_new * v)
-                sig2_new = v / (1.0 + np.exp(logit))
-                t_new = t + w[slot] * (lam_new ** 2 / sig2_new - lam ** 2 / sig2)[:, None]
-                s_new = s + wr[slot] * (lam_new / sig2_new - lam / sig2)[:, None]
-                log_one_plus_t_new = np.log(1.0 + t_new)
-                quad_new = s_new ** 2 / (1.0 + t_new)
-                log_ratio = (
-                    0.5 * ((log_one_plus_t - log_one_plus_t_new) + (quad_new - quad)).sum(1)
-                    - (0.5 * n_obs[slot] + self.noise_shape + 1.0) * (np.log(sig2_new) - np.log(sig2))
-                    - (0.5 * wr2[slot] + self.noise_scale) * (1.0 / sig2_new - 1.0 / sig2)
-                    - 0.5 * self.loading_prec * (lam_new ** 2 - lam ** 2)
-                    + _log_share_jacobian(rho_new, sig2_new / v) - _log_share_jacobian(lam ** 2 / v, sig2 / v))
-            log_ratio = np.where(valid & ~np.isnan(log_ratio), log_ratio, -np.inf)
-            cols = index[slot]
-            if adapt:
-                self.log_step[cols[valid]] += ADAPTATION_RATE * (
-                    np.exp(np.minimum(log_ratio[valid], 0.0)) - TARGET_ACCEPTANCE)
-            take = log_u[slot] < log_ratio
-            if not take.any():
-                continue
-            loading[cols[take]], sigma2[cols[take]] = lam_new[take], sig2_new[take]
-            t[take], s[take] = t_new[take], s_new[take]
-            log_one_plus_t[take], quad[take] = log_one_plus_t_new[take], quad_new[take]
-            accepted[cols[take]] = True
+        _share_moves(index, mask, weights, resid, loading, sigma2,
+                     self.log_step, noise, log_u, self.loading_prec, self.noise_shape, self.noise_scale, adapt,
+                     accepted)
         return accepted
+
+
+@jit
+def _share_moves(index, mask, weights, resid, loading, sigma2, log_step, noise, log_u, loading_prec,
+                 noise_shape, noise_scale, adapt, accepted):
+    """The proposals of :meth:`VarianceShare.step`, factor by factor.
+
+    Per factor and subject, ``T_i``, ``S_i`` (module docstring), ``log(1 + T_i)`` and
+    ``S_i^2 / (1 + T_i)`` are kept up to date as proposals are accepted; a proposal
+    for biomarker ``j`` changes only its own terms.
+    """
+    n_slots, n_factors = index.shape
+    n = weights.shape[0]
+    t, s = np.empty(n), np.empty(n)
+    log_opt, quad = np.empty(n), np.empty(n)
+    for f in range(n_factors):
+        t[:] = 0.0
+        s[:] = 0.0
+        for slot in range(n_slots):
+            if mask[slot, f]:
+                j = index[slot, f]
+                _add_terms(t, s, weights, resid, j, loading[j] ** 2 / sigma2[j], loading[j] / sigma2[j])
+        for i in range(n):
+            log_opt[i], quad[i] = np.log1p(t[i]), s[i] ** 2 / (1.0 + t[i])
+        for slot in range(n_slots):
+            if not mask[slot, f]:
+                continue
+            j = index[slot, f]
+            lam, sig2 = loading[j], sigma2[j]
+            v = lam ** 2 + sig2
+            logit = np.log(lam ** 2) - np.log(sig2) + noise[slot, f]
+            rho_new = 1.0 / (1.0 + np.exp(-logit))
+            lam_new = (-1.0 if lam < 0 else 1.0) * np.sqrt(rho_new * v)
+            sig2_new = v / (1.0 + np.exp(logit))
+            da = lam_new ** 2 / sig2_new - lam ** 2 / sig2
+            db = lam_new / sig2_new - lam / sig2
+            like, n_obs, wr2 = 0.0, 0, 0.0
+            for i in range(n):
+                w = weights[i, j]
+                if w == 0.0:
+                    continue
+                wr = w * resid[i, j]
+                n_obs += 1
+                wr2 += wr * resid[i, j]
+                opt_new, s_new = 1.0 + t[i] + w * da, s[i] + wr * db
+                like += (log_opt[i] - np.log(opt_new)) + (s_new ** 2 / opt_new - quad[i])
+            log_ratio = (0.5 * like
+                         - (0.5 * n_obs + noise_shape + 1.0) * (np.log(sig2_new) - np.log(sig2))
+                         - (0.5 * wr2 + noise_scale) * (1.0 / sig2_new - 1.0 / sig2)
+                         - 0.5 * loading_prec * (lam_new ** 2 - lam ** 2)
+                         + _log_share_jacobian(rho_new, sig2_new / v) - _log_share_jacobian(lam ** 2 / v, sig2 / v))
+            if np.isnan(log_ratio):
+                log_ratio = -np.inf
+            if adapt:
+                log_step[j] += ADAPTATION_RATE * (np.exp(min(log_ratio, 0.0)) - TARGET_ACCEPTANCE)
+            if log_u[slot, f] < log_ratio:
+                loading[j], sigma2[j] = lam_new, sig2_new
+                accepted[j] = True
+                _add_terms(t, s, weights, resid, j, da, db)
+                for i in range(n):
+                    if weights[i, j] != 0.0:
+                        log_opt[i], quad[i] = np.log1p(t[i]), s[i] ** 2 / (1.0 + t[i])
+
+
+@jit
+def _add_terms(t, s, weights, resid, j, a, b):
+    """Add biomarker ``j``'s terms to ``T`` and ``S``, with ``a = lambda^2 / sigma^2``, ``b = lambda / sigma^2``."""
+    for i in range(len(t)):
+        t[i] += weights[i, j] * a
+        s[i] += weights[i, j] * resid[i, j] * b
