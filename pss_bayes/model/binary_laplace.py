@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from pss_bayes.model.numerics import jit
+from pss_bayes.model.sparse_design import SparseRows
 
 #: Degrees of freedom of the multivariate t proposal.
 PROPOSAL_DF = 8.0
@@ -26,34 +27,6 @@ PROPOSALS = 2
 # Newton converges quadratically: after a step below 1e-6 the mode is exact to about 1e-12.
 _NEWTON_TOL = 1e-6
 _NEWTON_MAX = 100
-
-
-class _SparseRows(tuple):
-    """The non-zero entries of a design matrix by row (``indptr``, ``indices``, ``values``, as in CSR).
-
-    Subgroup and batch indicators make most of a design's entries zero; the compiled
-    loops below visit only the others.
-    """
-
-    @classmethod
-    def of(cls, design: np.ndarray) -> "_SparseRows":
-        return cls(_sparse_rows(np.ascontiguousarray(design, dtype=float)))
-
-
-@jit
-def _sparse_rows(design):
-    n, q = design.shape
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    indices = np.empty(n * q, dtype=np.int64)
-    values = np.empty(n * q)
-    e = 0
-    for i in range(n):
-        for c in range(q):
-            if design[i, c] != 0.0:
-                indices[e], values[e] = c, design[i, c]
-                e += 1
-        indptr[i + 1] = e
-    return indptr, indices[:e].copy(), values[:e].copy()
 
 
 def posterior_mode(start: np.ndarray, design: np.ndarray, y: np.ndarray, observed: np.ndarray,
@@ -83,14 +56,14 @@ def posterior_mode(start: np.ndarray, design: np.ndarray, y: np.ndarray, observe
     RuntimeError
         If Newton's method has not converged after many iterations.
     """
-    return _mode(start, _SparseRows.of(design), *_as_float(y, observed, prior_mean, prior_prec))
+    return _mode(start, SparseRows.of(design), *_as_float(y, observed, prior_mean, prior_prec))
 
 
 def _as_float(*arrays: np.ndarray) -> list[np.ndarray]:
     return [np.ascontiguousarray(a, dtype=float) for a in arrays]
 
 
-def _mode(start: np.ndarray, sparse: _SparseRows, *problem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _mode(start: np.ndarray, sparse: SparseRows, *problem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`posterior_mode` given the design's non-zero entries and the rest as contiguous float arrays."""
     beta = np.array(start, dtype=float, order="C")
     hessian = np.empty(beta.shape + beta.shape[1:])
@@ -188,7 +161,7 @@ def draw_coefficients(rng: np.random.Generator, current: np.ndarray, start: np.n
     iterations; the mode found does not depend on it). Returns the new coefficients
     and the mode, both (B, q).
     """
-    sparse = _SparseRows.of(design)
+    sparse = SparseRows.of(design)
     problem = _as_float(y, observed, prior_mean, prior_prec)
     mode, hessian = _mode(start, sparse, *problem)
     chol = np.linalg.cholesky(hessian)                                        # H = L L'

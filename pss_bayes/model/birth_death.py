@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from pss_bayes.model.collapsed import EffectIntegral, Information, loglik_given
-from pss_bayes.model.numerics import logsumexp, sample_logits
+from pss_bayes.model.numerics import jit
 
 #: Exponent of the likelihood ratio in the informed proposal weights (1/2: locally balanced).
 INFORMED_POWER = 0.5
@@ -59,44 +59,22 @@ class BirthDeath:
         self.info, self.integral = info, integral
         self.delta, self.theta = delta, theta
         #: (n, K) log-likelihood of each patient in each component, given its effects.
-        self.fit_in = loglik_given(info, integral.blocks.gather(delta))
+        self.fit_in = np.ascontiguousarray(loglik_given(info, integral.blocks.gather(delta)))
         #: (n,) the same alone in a new component, its effects integrated out.
         self.fit_new = info.const + integral.log_marginal_each(info)
 
     def _refresh(self, k: int) -> None:
         self.fit_in[:, k] = loglik_given(self.info, self.integral.blocks.gather(self.delta[k:k + 1]))[:, 0]
 
-    def birth_logits(self, labels: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        """Unnormalised log-probability of proposing each patient for a birth."""
-        ratio = self.fit_new - self.fit_in[np.arange(len(labels)), labels]
-        return np.where(counts[labels] >= 3, INFORMED_POWER * ratio, -np.inf)
-
-    def death_logits(self, i: int, counts: np.ndarray) -> np.ndarray:
-        """Unnormalised log-probability of each receiving subgroup when patient ``i`` dies."""
-        return np.where(counts >= 2, INFORMED_POWER * self.fit_in[i], -np.inf)
-
-    def log_birth_ratio(self, labels: np.ndarray, i: int, k: int, e0: float,
-                        logits: np.ndarray | None = None) -> float:
+    def log_birth_ratio(self, labels: np.ndarray, i: int, k: int, e0: float) -> float:
         """Log Metropolis-Hastings ratio of moving patient ``i`` into empty component ``k``.
 
         Target ratio (component ``k``'s effects integrated, weights integrated) times
         the probability of the reverse death over that of this birth. The death of
         the same patient back to its subgroup has exactly minus this ratio, evaluated
-        on the state after the death. ``logits`` are :meth:`birth_logits` of ``labels``
-        when already at hand.
+        on the state after the death.
         """
-        counts = np.bincount(labels, minlength=self.delta.shape[0])
-        l = int(labels[i])
-        log_target = self.fit_new[i] - self.fit_in[i, l] + np.log(e0) - np.log(counts[l] - 1 + e0)
-        if logits is None:
-            logits = self.birth_logits(labels, counts)
-        log_forward = -np.log((counts == 0).sum()) + logits[i] - logsumexp(logits)
-        after = counts.copy()
-        after[l] -= 1
-        after[k] = 1
-        death = self.death_logits(i, after)
-        log_reverse = -np.log((after == 1).sum()) + death[l] - logsumexp(death)
-        return float(log_target + log_reverse - log_forward)
+        return _log_birth_ratio(self.fit_in, self.fit_new, labels, i, k, e0)
 
     def _draw_component(self, rng: np.random.Generator, i: int | None) -> tuple[np.ndarray, np.ndarray]:
         """Effects (theta, delta) of a component holding patient ``i`` alone (or no one), from their conditional."""
@@ -108,33 +86,96 @@ class BirthDeath:
 
         ``labels`` and the effects are changed in place on acceptance.
         """
-        delta, theta = self.delta, self.theta
-        K = delta.shape[0]
-        counts = np.bincount(labels, minlength=K)
-        if rng.uniform() < 0.5:                                       # birth
-            empties = np.flatnonzero(counts == 0)
-            if not len(empties) or not (counts >= 3).any():
-                return 0
-            k = int(empties[rng.integers(len(empties))])
-            logits = self.birth_logits(labels, counts)
-            i = sample_logits(rng, logits)
-            if np.log(rng.uniform()) >= self.log_birth_ratio(labels, i, k, e0, logits):
-                return 0
+        move, i, k, l = _propose(rng.uniform(size=4), self.fit_in, self.fit_new, labels, e0)
+        if move == _REJECTED:
+            return 0
+        if move == _BIRTH:
             labels[i] = k
-            theta[k], delta[k] = self._draw_component(rng, i)
-            self._refresh(k)
-            return 1
-        singles = np.flatnonzero(counts == 1)                          # death
-        if not len(singles) or not (counts >= 2).any():
-            return 0
-        k = int(singles[rng.integers(len(singles))])
-        i = int(np.flatnonzero(labels == k)[0])
-        l = sample_logits(rng, self.death_logits(i, counts))
-        after = labels.copy()
-        after[i] = l
-        if np.log(rng.uniform()) >= -self.log_birth_ratio(after, i, k, e0):
-            return 0
-        labels[i] = l
-        theta[k], delta[k] = self._draw_component(rng, None)
+            self.theta[k], self.delta[k] = self._draw_component(rng, i)
+        else:
+            labels[i] = l
+            self.theta[k], self.delta[k] = self._draw_component(rng, None)
         self._refresh(k)
         return 1
+
+
+_REJECTED, _BIRTH, _DEATH = 0, 1, 2
+
+
+@jit
+def _birth_logits(fit_in, fit_new, labels, counts):
+    """Unnormalised log-probability of proposing each patient for a birth (from subgroups of three or more)."""
+    out = np.empty(len(labels))
+    for i in range(len(labels)):
+        l = labels[i]
+        out[i] = INFORMED_POWER * (fit_new[i] - fit_in[i, l]) if counts[l] >= 3 else -np.inf
+    return out
+
+
+@jit
+def _death_logits(fit_in, i, counts):
+    """Unnormalised log-probability of each receiving subgroup (of two or more) when patient ``i`` dies."""
+    out = np.empty(len(counts))
+    for c in range(len(counts)):
+        out[c] = INFORMED_POWER * fit_in[i, c] if counts[c] >= 2 else -np.inf
+    return out
+
+
+@jit
+def _log_sum_exp(x):
+    top = x.max()
+    if not np.isfinite(top):
+        return top
+    return top + np.log(np.exp(x - top).sum())
+
+
+@jit
+def _draw(u, logits):
+    """Index drawn with probability proportional to ``exp(logits)``, by inversion of the uniform ``u``."""
+    weights = np.cumsum(np.exp(logits - logits.max()))
+    return np.searchsorted(weights, u * weights[-1], side="right")
+
+
+@jit
+def _log_birth_ratio(fit_in, fit_new, labels, i, k, e0):
+    counts = np.bincount(labels, minlength=fit_in.shape[1])
+    l = labels[i]
+    log_target = fit_new[i] - fit_in[i, l] + np.log(e0) - np.log(counts[l] - 1 + e0)
+    logits = _birth_logits(fit_in, fit_new, labels, counts)
+    log_forward = -np.log((counts == 0).sum()) + logits[i] - _log_sum_exp(logits)
+    after = counts.copy()
+    after[l] -= 1
+    after[k] = 1
+    death = _death_logits(fit_in, i, after)
+    log_reverse = -np.log((after == 1).sum()) + death[l] - _log_sum_exp(death)
+    return log_target + log_reverse - log_forward
+
+
+@jit
+def _propose(u, fit_in, fit_new, labels, e0):
+    """One birth or death proposal and its Metropolis-Hastings decision, from four uniforms ``u``.
+
+    Returns the move (:data:`_REJECTED`, :data:`_BIRTH` or :data:`_DEATH`), the patient,
+    the component born or dying, and the subgroup a dying patient joins.
+    """
+    counts = np.bincount(labels, minlength=fit_in.shape[1])
+    if u[0] < 0.5:                                                      # birth
+        empties = np.flatnonzero(counts == 0)
+        if len(empties) == 0 or not (counts >= 3).any():
+            return _REJECTED, -1, -1, -1
+        k = empties[int(u[1] * len(empties))]
+        i = _draw(u[2], _birth_logits(fit_in, fit_new, labels, counts))
+        if np.log(u[3]) >= _log_birth_ratio(fit_in, fit_new, labels, i, k, e0):
+            return _REJECTED, -1, -1, -1
+        return _BIRTH, i, k, -1
+    singles = np.flatnonzero(counts == 1)                               # death
+    if len(singles) == 0 or not (counts >= 2).any():
+        return _REJECTED, -1, -1, -1
+    k = singles[int(u[1] * len(singles))]
+    i = np.flatnonzero(labels == k)[0]
+    l = _draw(u[2], _death_logits(fit_in, i, counts))
+    after = labels.copy()
+    after[i] = l
+    if np.log(u[3]) >= -_log_birth_ratio(fit_in, fit_new, after, i, k, e0):
+        return _REJECTED, -1, -1, -1
+    return _DEATH, i, k, l

@@ -46,6 +46,7 @@ from pss_bayes.model.likelihood import component_loglik
 from pss_bayes.model.module_shift import ModuleShift
 from pss_bayes.model.numerics import logsumexp
 from pss_bayes.model.spec import ModelSpec
+from pss_bayes.model.sparse_design import SparseRows, weighted_normal_equations
 from pss_bayes.model.split_merge import SplitMerge
 from pss_bayes.model.variance_share import VarianceShare
 
@@ -73,7 +74,6 @@ class Layout:
     """Fixed matrices derived once from the data and spec."""
 
     base_design: np.ndarray     # (n, F) intercept, covariates, batch indicators
-    base_outer: np.ndarray      # (n, F * F) row-wise outer products of base_design
     fixed_prior_prec: np.ndarray  # (J, F)
     activity_map: np.ndarray    # (J, F_act) indicator of the factor each marker loads on
     has_activity: np.ndarray    # (J,)
@@ -100,8 +100,7 @@ def make_layout(data: ModelData, spec: ModelSpec) -> Layout:
     has = data.activity >= 0
     activity_map[np.flatnonzero(has), data.activity[has]] = 1.0
     members = (data.module[None, :] == np.arange(data.n_modules)[:, None]).astype(float)
-    base_outer = (base_design[:, :, None] * base_design[:, None, :]).reshape(n, -1)
-    return Layout(base_design, base_outer, prec, activity_map, has, np.flatnonzero(data.is_patient),
+    return Layout(base_design, prec, activity_map, has, np.flatnonzero(data.is_patient),
                   ~data.is_binary, members, ModuleBlocks.from_modules(data.module, data.n_modules),
                   spec.mixture.n_components)
 
@@ -418,24 +417,10 @@ class GibbsSampler:
         occupied = self._occupied(onehot)
         onehot = onehot[:, occupied]
         K = len(occupied)
-        target = np.where(weight > 0, y, 0.0) * weight
         act_col = (s.activity @ lay.activity_map[cols].T if d.n_activity else np.zeros((n, J)))
-        common = np.concatenate([lay.base_design, onehot], axis=1)          # (n, F + K)
         q = F + K
-        prec = np.zeros((J, q + 1, q + 1))
-        prec[:, :F, :F] = (weight.T @ lay.base_outer).reshape(J, F, F)
-        rows = lay.patients
-        weighted_base = (weight[rows, :, None] * lay.base_design[rows, None, :]).reshape(len(rows), J * F)
-        base_by_group = (onehot[rows].T @ weighted_base).reshape(K, J, F).transpose(1, 2, 0)   # (J, F, K)
-        prec[:, :F, F:q] = base_by_group
-        prec[:, F:q, :F] = base_by_group.transpose(0, 2, 1)
-        group = np.arange(F, q)
-        prec[:, group, group] = (onehot[rows].T @ weight[rows]).T
-        cross = (weight * act_col).T @ common
-        prec[:, :q, q] = cross
-        prec[:, q, :q] = cross
-        prec[:, q, q] = (weight * act_col ** 2).sum(0)
-        rhs = np.concatenate([target.T @ common, (target * act_col).sum(0)[:, None]], axis=1)
+        design = SparseRows.of(np.concatenate([lay.base_design, onehot], axis=1))
+        prec, rhs = weighted_normal_equations(design, q, act_col, weight, y)
         module = d.module[cols]
         prior_prec = np.concatenate([lay.fixed_prior_prec[cols], np.repeat((1.0 / s.tau2)[module][:, None], K, 1),
                                      np.full((J, 1), self.spec.covariation.loading_sd ** -2)], axis=1)

@@ -16,11 +16,5 @@ def logsumexp(x: np.ndarray, axis: int | None = None) -> np.ndarray:
     return np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
 
 
-def sample_logits(rng: np.random.Generator, logits: np.ndarray) -> int:
-    """An index drawn with probability proportional to ``exp(logits)`` (``-inf``: never), by inversion."""
-    weights = np.cumsum(np.exp(logits - logits.max()))
-    return int(np.searchsorted(weights, rng.uniform() * weights[-1], side="right"))
-
-
 #: Compiles the sampler's inner loops (numba, no Python objects inside; machine code cached on disk).
 jit = numba.njit(cache=True, nogil=True, error_model="numpy")
