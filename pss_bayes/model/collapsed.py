@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pss_bayes.model.numerics import LOG_2PI
+from pss_bayes.model.numerics import LOG_2PI, jit
 
 
 @dataclass(frozen=True)
@@ -103,18 +103,39 @@ def patient_information(prec: np.ndarray, resid: np.ndarray, loading: np.ndarray
     blocks
         Module layout; every biomarker with a loading must share one activity per module.
     """
-    p = blocks.gather(prec)                                   # (n, M, W)
-    r = blocks.gather(resid)
-    lam = blocks.gather(loading)                              # (M, W)
-    pl = p * lam
-    t = (pl * lam).sum(-1)                                    # (n, M)
-    u = pl / np.sqrt(1.0 + t)[..., None]
-    h = p * r - u * (u * r).sum(-1, keepdims=True)
-    used = p > 0
-    with np.errstate(divide="ignore"):
-        log_p = np.where(used, np.log(np.where(used, p, 1.0)) - LOG_2PI, 0.0)
-    const = 0.5 * (log_p.sum((1, 2)) - np.log1p(t).sum(1) - (h * r).sum((1, 2)))
+    n, (M, W) = len(prec), blocks.index.shape
+    p, u, h, const = np.zeros((n, M, W)), np.zeros((n, M, W)), np.zeros((n, M, W)), np.zeros(n)
+    _patient_information(np.ascontiguousarray(prec, dtype=float), np.ascontiguousarray(resid, dtype=float),
+                         np.ascontiguousarray(loading, dtype=float), blocks.index, blocks.mask, p, u, h, const)
     return Information(p, u, h, const)
+
+
+@jit
+def _patient_information(prec, resid, loading, index, mask, p, u, h, const):
+    """:func:`patient_information` into the zeroed (n, M, W) arrays ``p``, ``u``, ``h`` and (n,) ``const``."""
+    M, W = index.shape
+    for i in range(prec.shape[0]):
+        total = 0.0
+        for m in range(M):
+            t, ur = 0.0, 0.0
+            for w in range(W):
+                if mask[m, w] and prec[i, index[m, w]] > 0.0:
+                    j = index[m, w]
+                    p[i, m, w] = prec[i, j]
+                    t += prec[i, j] * loading[j] ** 2
+                    total += np.log(prec[i, j]) - LOG_2PI
+            scale = 1.0 / np.sqrt(1.0 + t)
+            for w in range(W):
+                if p[i, m, w] > 0.0:
+                    u[i, m, w] = p[i, m, w] * loading[index[m, w]] * scale
+                    ur += u[i, m, w] * resid[i, index[m, w]]
+            for w in range(W):
+                if p[i, m, w] > 0.0:
+                    r = resid[i, index[m, w]]
+                    h[i, m, w] = p[i, m, w] * r - u[i, m, w] * ur
+                    total -= h[i, m, w] * r
+            total -= np.log1p(t)
+        const[i] = 0.5 * total
 
 
 def loglik_given(info: Information, delta_blocks: np.ndarray) -> np.ndarray:
