@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import arviz as az
-import numpy as np
 import pandas as pd
 
 from pss_bayes.data.cohort import Cohort
