@@ -169,6 +169,9 @@ class GibbsSampler:
         self.module_shift = ModuleShift(data.module, data.is_binary, self.layout.fixed_prior_prec[:, 0],
                                         p.module_effect_sd ** -2)
         self.controls = np.flatnonzero(~data.is_patient)
+        #: Module of each activity factor.
+        self.factor_module = np.array([data.module[self.layout.activity_map[:, f] > 0][0]
+                                       for f in range(data.n_activity)], dtype=int)
         rows_cols = np.ix_(self.controls, self.module_shift.columns)
         #: Controls' outcomes (0 where unobserved) and observed indicators of the shifted modules.
         self.shift_data = (np.where(data.observed[rows_cols], data.y[rows_cols], 0.0),
@@ -489,25 +492,23 @@ class GibbsSampler:
         subgroup's mean activity and its effects.
         """
         d, lay, rng, p = self.data, self.layout, self.rng, self.spec.priors
-        counts = onehot.sum(0)                                            # (K,)
-        for f in range(d.n_activity):
-            members = lay.activity_map[:, f] > 0
-            lam = s.loading[members]
-            m = d.module[members][0]
-            tau2 = s.tau2[m]
-            sum_a = onehot.T @ s.activity[:, f]                           # (K,)
-            prec = counts + (lam ** 2).sum() / tau2
-            dev = s.delta[:, members] - s.theta[:, m][:, None]
-            mean = (-sum_a + (dev * lam).sum(1) / tau2) / prec
-            shift = mean + rng.standard_normal(mean.shape) / np.sqrt(prec)
-            s.activity[:, f] += onehot @ shift
-            s.delta[:, members] -= shift[:, None] * lam[None, :]
-            base_prec = p.baseline_sd ** -2
-            prec = d.n_subjects + (lam ** 2).sum() * base_prec
-            mean = (-s.activity[:, f].sum() + (lam * s.fixed[members, 0]).sum() * base_prec) / prec
-            shift = mean + rng.standard_normal() / np.sqrt(prec)
-            s.activity[:, f] += shift
-            s.fixed[members, 0] -= lam * shift
+        # Factors touch disjoint biomarkers, so all factors move at once: (K, F) subgroup shifts,
+        # then (F,) shifts of everyone, each from its exact conditional.
+        by_factor = lay.activity_map * s.loading[:, None]                   # (J, F): loading on its factor
+        lam2 = (by_factor ** 2).sum(0)                                     # (F,)
+        tau2 = s.tau2[self.factor_module]                                  # (F,)
+        prec = onehot.sum(0)[:, None] + lam2 / tau2                        # (K, F)
+        dev = s.delta - s.theta[:, d.module]                               # (K, J)
+        mean = (-(onehot.T @ s.activity) + (dev @ by_factor) / tau2) / prec
+        shift = mean + rng.standard_normal(mean.shape) / np.sqrt(prec)
+        s.activity += onehot @ shift
+        s.delta -= shift @ by_factor.T
+        base_prec = p.baseline_sd ** -2
+        prec = d.n_subjects + lam2 * base_prec
+        mean = (-s.activity.sum(0) + (s.fixed[:, 0] @ by_factor) * base_prec) / prec
+        shift = mean + rng.standard_normal(mean.shape) / np.sqrt(prec)
+        s.activity += shift
+        s.fixed[:, 0] -= by_factor @ shift
 
     def _hyper(self, s: State, eta: np.ndarray) -> None:
         """Pooling hyperparameters, residual variances, weights and concentration.

@@ -1,0 +1,76 @@
+"""Shifts of module activities against subgroup effects and baselines (``GibbsSampler._shift_activity``)."""
+
+import copy
+
+import numpy as np
+from scipy import stats
+
+from pss_bayes.model.chain import initial_labels
+from pss_bayes.model.gibbs import GibbsSampler
+from tests.model.params import make_data, make_spec
+
+
+def _sampler_and_state():
+    spec = make_spec("normal")
+    data = make_data(spec)
+    sampler = GibbsSampler(data, spec, seed=0)
+    state = sampler.initial_state(initial_labels(data, sampler.layout.n_components, 0))
+    for _ in range(20):
+        sampler.sweep(state, record=False)
+    return sampler, state
+
+
+def _predictor(sampler, s, onehot):
+    lay = sampler.layout
+    return lay.base_design @ s.fixed.T + onehot @ s.delta + (s.activity @ lay.activity_map.T) * s.loading
+
+
+def test_shifts_leave_every_predictor_unchanged():
+    sampler, s = _sampler_and_state()
+    _, onehot = sampler._linear_parts(s)
+    before = _predictor(sampler, s, onehot)
+    sampler._shift_activity(s, onehot)
+    np.testing.assert_allclose(_predictor(sampler, s, onehot), before, atol=1e-10)
+
+
+def test_shifts_follow_their_exact_conditionals():
+    """From one state, many draws: a subgroup's shift (a patient's change minus a control's)
+    against its Gaussian conditional written out per factor, then everyone's shift (a control's
+    change) against its conditional given the state the subgroup shift left."""
+    sampler, start = _sampler_and_state()
+    data, lay, p = sampler.data, sampler.layout, sampler.spec.priors
+    _, onehot = sampler._linear_parts(start)
+    k = int(np.argmax(onehot.sum(0)))
+    in_k = np.flatnonzero(onehot[:, k] > 0)
+    control = int(np.flatnonzero(~data.is_patient)[0])
+    subgroup_shift, everyone_shift, between = [], [], []
+    for rep in range(3000):
+        s = copy.deepcopy(start)
+        sampler.rng = np.random.default_rng(rep)
+        sampler._shift_activity(s, onehot)
+        change = s.activity - start.activity
+        subgroup_shift.append(change[in_k[0]] - change[control])
+        everyone_shift.append(change[control])
+        # the state between the two shifts: activities and baselines before everyone's shift
+        between.append((s.activity - change[control], s.fixed[:, 0] + (lay.activity_map @ change[control]) * s.loading))
+    subgroup_shift, everyone_shift = np.array(subgroup_shift), np.array(everyone_shift)
+    base_prec = p.baseline_sd ** -2
+    z_everyone = []
+    for f in range(data.n_activity):
+        members = lay.activity_map[:, f] > 0
+        lam, m = start.loading[members], data.module[members][0]
+        tau2 = start.tau2[m]
+        # N(a_i + c; 0, 1) for the subgroup's patients, N(delta_kj - lam_j c; theta_km, tau2) for its effects
+        prec = len(in_k) + (lam ** 2).sum() / tau2
+        dev = start.delta[k, members] - start.theta[k, m]
+        mean = (-start.activity[in_k, f].sum() + (dev * lam).sum() / tau2) / prec
+        z = (subgroup_shift[:, f] - mean) * np.sqrt(prec)
+        assert stats.kstest(z, "norm").pvalue > 1e-3
+        assert 0.9 < z.var() < 1.1
+        # N(a_i + c; 0, 1) for every subject, N(mu_j - lam_j c; 0, baseline_sd^2) for the baselines
+        prec = data.n_subjects + (lam ** 2).sum() * base_prec
+        for shift, (activity, baseline) in zip(everyone_shift[:, f], between):
+            mean = (-activity[:, f].sum() + (lam * baseline[members]).sum() * base_prec) / prec
+            z_everyone.append((shift - mean) * np.sqrt(prec))
+    assert stats.kstest(z_everyone, "norm").pvalue > 1e-3
+    assert 0.95 < np.var(z_everyone) < 1.05
