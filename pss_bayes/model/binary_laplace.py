@@ -93,8 +93,10 @@ def _evaluate(beta, indptr, indices, values, y, observed, prior_mean, prior_prec
     q = len(beta)
     derivatives = grad is not None
     if derivatives:
-        grad[:] = 0.0
-        hessian[:, :] = 0.0
+        for c in range(q):
+            grad[c] = 0.0
+            for d in range(q):
+                hessian[c, d] = 0.0
     total = 0.0
     for i in range(len(indptr) - 1):
         if observed[i] == 0.0:
@@ -126,30 +128,61 @@ def _evaluate(beta, indptr, indices, values, y, observed, prior_mean, prior_prec
 def _newton(beta, indptr, indices, values, y, observed, prior_mean, prior_prec, hessian, tol, max_iter):
     """Newton's method with step halving for each row of ``beta`` (in place); false if one did not converge."""
     B, q = beta.shape
-    grad = np.empty(q)
+    grad, step, candidate = np.empty(q), np.empty(q), np.empty(q)
+    chol = np.empty((q, q))
     for b in range(B):
         args = (indptr, indices, values, y[b], observed[b], prior_mean[b], prior_prec[b])
         value = _evaluate(beta[b], *args, grad, hessian[b])
         converged = False
         for _ in range(max_iter):
-            step = np.linalg.solve(hessian[b], grad)
-            if np.abs(step).max() < tol:
-                beta[b] += step
+            _cholesky_solve(hessian[b], grad, chol, step)
+            largest = 0.0
+            for c in range(q):
+                if not np.isfinite(step[c]):
+                    return False
+                largest = max(largest, abs(step[c]))
+            if largest < tol:
+                for c in range(q):
+                    beta[b, c] += step[c]
                 _evaluate(beta[b], *args, grad, hessian[b])
                 converged = True
                 break
             scale = 1.0
             for _ in range(60):
-                candidate = beta[b] + scale * step
+                for c in range(q):
+                    candidate[c] = beta[b, c] + scale * step[c]
                 new_value = _evaluate(candidate, *args, grad, hessian[b])
                 if new_value >= value - 1e-12 * abs(value):
                     break
                 scale *= 0.5
-            beta[b] = candidate
+            for c in range(q):
+                beta[b, c] = candidate[c]
             value = new_value
         if not converged:
             return False
     return True
+
+
+@jit
+def _cholesky_solve(matrix, rhs, chol, out):
+    """``out = matrix^-1 rhs`` for a symmetric positive definite ``matrix``, through its Cholesky factor."""
+    q = len(rhs)
+    for c in range(q):
+        for d in range(c + 1):
+            total = matrix[c, d]
+            for e in range(d):
+                total -= chol[c, e] * chol[d, e]
+            chol[c, d] = np.sqrt(total) if c == d else total / chol[d, d]
+    for c in range(q):                       # L z = rhs
+        total = rhs[c]
+        for e in range(c):
+            total -= chol[c, e] * out[e]
+        out[c] = total / chol[c, c]
+    for c in range(q - 1, -1, -1):           # L' x = z
+        total = out[c]
+        for e in range(c + 1, q):
+            total -= chol[e, c] * out[e]
+        out[c] = total / chol[c, c]
 
 
 def draw_coefficients(rng: np.random.Generator, current: np.ndarray, start: np.ndarray, design: np.ndarray,

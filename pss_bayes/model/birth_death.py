@@ -123,31 +123,85 @@ def _death_logits(fit_in, i, counts):
 
 @jit
 def _log_sum_exp(x):
-    top = x.max()
+    top = -np.inf
+    for v in x:
+        top = max(top, v)
     if not np.isfinite(top):
         return top
-    return top + np.log(np.exp(x - top).sum())
+    total = 0.0
+    for v in x:
+        total += np.exp(v - top)
+    return top + np.log(total)
 
 
 @jit
 def _draw(u, logits):
     """Index drawn with probability proportional to ``exp(logits)``, by inversion of the uniform ``u``."""
-    weights = np.cumsum(np.exp(logits - logits.max()))
-    return np.searchsorted(weights, u * weights[-1], side="right")
+    top = -np.inf
+    for v in logits:
+        top = max(top, v)
+    total = 0.0
+    for v in logits:
+        total += np.exp(v - top)
+    target, cumulative, last = u * total, 0.0, -1
+    for index in range(len(logits)):
+        weight = np.exp(logits[index] - top)
+        if weight > 0.0:
+            cumulative += weight
+            last = index
+            if cumulative > target:
+                return index
+    return last                                  # only where rounding left u * total at the very end
+
+
+@jit
+def _counts(labels, n_components):
+    counts = np.zeros(n_components, dtype=np.int64)
+    for l in labels:
+        counts[l] += 1
+    return counts
+
+
+@jit
+def _how_many(counts, size):
+    """Number of components holding exactly ``size`` patients."""
+    total = 0
+    for c in counts:
+        total += c == size
+    return total
+
+
+@jit
+def _pick(counts, size, u):
+    """A component with exactly ``size`` patients, chosen uniformly by the uniform ``u`` (-1 if none)."""
+    wanted = int(u * _how_many(counts, size))
+    for c in range(len(counts)):
+        if counts[c] == size:
+            if wanted == 0:
+                return c
+            wanted -= 1
+    return -1
+
+
+@jit
+def _largest(counts):
+    top = 0
+    for c in counts:
+        top = max(top, c)
+    return top
 
 
 @jit
 def _log_birth_ratio(fit_in, fit_new, labels, i, k, e0):
-    counts = np.bincount(labels, minlength=fit_in.shape[1])
+    counts = _counts(labels, fit_in.shape[1])
     l = labels[i]
     log_target = fit_new[i] - fit_in[i, l] + np.log(e0) - np.log(counts[l] - 1 + e0)
     logits = _birth_logits(fit_in, fit_new, labels, counts)
-    log_forward = -np.log((counts == 0).sum()) + logits[i] - _log_sum_exp(logits)
-    after = counts.copy()
-    after[l] -= 1
-    after[k] = 1
-    death = _death_logits(fit_in, i, after)
-    log_reverse = -np.log((after == 1).sum()) + death[l] - _log_sum_exp(death)
+    log_forward = -np.log(_how_many(counts, 0)) + logits[i] - _log_sum_exp(logits)
+    counts[l] -= 1                                                      # after the birth
+    counts[k] = 1
+    death = _death_logits(fit_in, i, counts)
+    log_reverse = -np.log(_how_many(counts, 1)) + death[l] - _log_sum_exp(death)
     return log_target + log_reverse - log_forward
 
 
@@ -156,26 +210,28 @@ def _propose(u, fit_in, fit_new, labels, e0):
     """One birth or death proposal and its Metropolis-Hastings decision, from four uniforms ``u``.
 
     Returns the move (:data:`_REJECTED`, :data:`_BIRTH` or :data:`_DEATH`), the patient,
-    the component born or dying, and the subgroup a dying patient joins.
+    the component born or dying, and the subgroup a dying patient joins. ``labels`` is
+    left as it was.
     """
-    counts = np.bincount(labels, minlength=fit_in.shape[1])
+    counts = _counts(labels, fit_in.shape[1])
     if u[0] < 0.5:                                                      # birth
-        empties = np.flatnonzero(counts == 0)
-        if len(empties) == 0 or not (counts >= 3).any():
+        k = _pick(counts, 0, u[1])
+        if k < 0 or _largest(counts) < 3:
             return _REJECTED, -1, -1, -1
-        k = empties[int(u[1] * len(empties))]
         i = _draw(u[2], _birth_logits(fit_in, fit_new, labels, counts))
         if np.log(u[3]) >= _log_birth_ratio(fit_in, fit_new, labels, i, k, e0):
             return _REJECTED, -1, -1, -1
         return _BIRTH, i, k, -1
-    singles = np.flatnonzero(counts == 1)                               # death
-    if len(singles) == 0 or not (counts >= 2).any():
+    k = _pick(counts, 1, u[1])                                          # death
+    if k < 0 or _largest(counts) < 2:
         return _REJECTED, -1, -1, -1
-    k = singles[int(u[1] * len(singles))]
-    i = np.flatnonzero(labels == k)[0]
+    i = 0
+    while labels[i] != k:
+        i += 1
     l = _draw(u[2], _death_logits(fit_in, i, counts))
-    after = labels.copy()
-    after[i] = l
-    if np.log(u[3]) >= -_log_birth_ratio(fit_in, fit_new, after, i, k, e0):
+    labels[i] = l                                                       # the state after the death
+    log_ratio = -_log_birth_ratio(fit_in, fit_new, labels, i, k, e0)
+    labels[i] = k
+    if np.log(u[3]) >= log_ratio:
         return _REJECTED, -1, -1, -1
     return _DEATH, i, k, l

@@ -69,8 +69,8 @@ def _component_loglik(resid0, prec, factor, n_factors, loading, delta, eta0_bina
     pl_obs = np.empty(J)
     f_obs = np.empty(J, dtype=np.int64)
     for i in range(n):
-        t[:] = 0.0
-        s0[:] = 0.0
+        for f in range(n_factors + 1):
+            t[f], s0[f] = 0.0, 0.0
         const = 0.0
         m = 0
         for j in range(J):
@@ -88,7 +88,8 @@ def _component_loglik(resid0, prec, factor, n_factors, loading, delta, eta0_bina
             const -= np.log1p(t[f])
         for k in range(K):
             total = const
-            s[:] = s0
+            for f in range(n_factors + 1):
+                s[f] = s0[f]
             for q in range(m):
                 d = delta[k, column[q]]
                 total += d * (2.0 * pr_obs[q] - p_obs[q] * d)

@@ -115,8 +115,8 @@ def _share_moves(index, mask, weights, resid, loading, sigma2, log_step, noise, 
     t, s = np.empty(n), np.empty(n)
     log_opt, quad = np.empty(n), np.empty(n)
     for f in range(n_factors):
-        t[:] = 0.0
-        s[:] = 0.0
+        for i in range(n):
+            t[i], s[i] = 0.0, 0.0
         for slot in range(n_slots):
             if mask[slot, f]:
                 j = index[slot, f]
