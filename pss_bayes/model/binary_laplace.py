@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pss_bayes.model.numerics import jit
+from pss_bayes.model.numerics import contiguous_floats, jit
 from pss_bayes.model.sparse_design import SparseRows
 
 #: Degrees of freedom of the multivariate t proposal.
@@ -56,11 +56,7 @@ def posterior_mode(start: np.ndarray, design: np.ndarray, y: np.ndarray, observe
     RuntimeError
         If Newton's method has not converged after many iterations.
     """
-    return _mode(start, SparseRows.of(design), *_as_float(y, observed, prior_mean, prior_prec))
-
-
-def _as_float(*arrays: np.ndarray) -> list[np.ndarray]:
-    return [np.ascontiguousarray(a, dtype=float) for a in arrays]
+    return _mode(start, SparseRows.of(design), *contiguous_floats(y, observed, prior_mean, prior_prec))
 
 
 def _mode(start: np.ndarray, sparse: SparseRows, *problem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -195,7 +191,7 @@ def draw_coefficients(rng: np.random.Generator, current: np.ndarray, start: np.n
     and the mode, both (B, q).
     """
     sparse = SparseRows.of(design)
-    problem = _as_float(y, observed, prior_mean, prior_prec)
+    problem = contiguous_floats(y, observed, prior_mean, prior_prec)
     mode, hessian = _mode(start, sparse, *problem)
     chol = np.linalg.cholesky(hessian)                                        # H = L L'
     q = design.shape[1]

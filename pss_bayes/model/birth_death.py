@@ -137,21 +137,16 @@ def _log_sum_exp(x):
 @jit
 def _draw(u, logits):
     """Index drawn with probability proportional to ``exp(logits)``, by inversion of the uniform ``u``."""
-    top = -np.inf
-    for v in logits:
-        top = max(top, v)
-    total = 0.0
-    for v in logits:
-        total += np.exp(v - top)
-    target, cumulative, last = u * total, 0.0, -1
+    log_total = _log_sum_exp(logits)
+    cumulative, last = 0.0, -1
     for index in range(len(logits)):
-        weight = np.exp(logits[index] - top)
+        weight = np.exp(logits[index] - log_total)
         if weight > 0.0:
             cumulative += weight
             last = index
-            if cumulative > target:
+            if cumulative > u:
                 return index
-    return last                                  # only where rounding left u * total at the very end
+    return last                                  # only where rounding left the total just below u
 
 
 @jit

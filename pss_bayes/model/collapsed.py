@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pss_bayes.model.numerics import LOG_2PI, jit
+from pss_bayes.model.numerics import LOG_2PI, contiguous_floats, jit
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,7 @@ def patient_information(prec: np.ndarray, resid: np.ndarray, loading: np.ndarray
     """
     n, (M, W) = len(prec), blocks.index.shape
     p, u, h, const = np.zeros((n, M, W)), np.zeros((n, M, W)), np.zeros((n, M, W)), np.zeros(n)
-    _patient_information(np.ascontiguousarray(prec, dtype=float), np.ascontiguousarray(resid, dtype=float),
-                         np.ascontiguousarray(loading, dtype=float), blocks.index, blocks.mask, p, u, h, const)
+    _patient_information(*contiguous_floats(prec, resid, loading), blocks.index, blocks.mask, p, u, h, const)
     return Information(p, u, h, const)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pss_bayes.model.numerics import LOG_2PI, jit
+from pss_bayes.model.numerics import LOG_2PI, contiguous_floats, jit
 
 
 def component_loglik(resid0: np.ndarray, prec: np.ndarray, loading: np.ndarray, activity_map: np.ndarray,
@@ -46,8 +46,7 @@ def component_loglik(resid0: np.ndarray, prec: np.ndarray, loading: np.ndarray, 
     n_factors = activity_map.shape[1]
     factor = np.where(activity_map.any(1), activity_map.argmax(1), -1) if n_factors else np.full(len(loading), -1)
     out = np.empty((resid0.shape[0], delta.shape[0]))
-    as_float = [np.ascontiguousarray(a, dtype=float) for a in
-                (resid0, prec, loading, delta, eta0_binary, y_binary, obs_binary, delta_binary)]
+    as_float = contiguous_floats(resid0, prec, loading, delta, eta0_binary, y_binary, obs_binary, delta_binary)
     _component_loglik(*as_float[:2], factor, n_factors, *as_float[2:], out)
     return out
 

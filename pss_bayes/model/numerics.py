@@ -16,5 +16,10 @@ def logsumexp(x: np.ndarray, axis: int | None = None) -> np.ndarray:
     return np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
 
 
+def contiguous_floats(*arrays: np.ndarray) -> list[np.ndarray]:
+    """The arrays as C-contiguous float64 (copies only where needed): one compiled version serves all calls."""
+    return [np.ascontiguousarray(a, dtype=float) for a in arrays]
+
+
 #: Compiles the sampler's inner loops (numba, no Python objects inside; machine code cached on disk).
 jit = numba.njit(cache=True, nogil=True, error_model="numpy")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pss_bayes.model.numerics import jit
+from pss_bayes.model.numerics import contiguous_floats, jit
 
 
 class SparseRows(tuple):
@@ -20,7 +20,7 @@ class SparseRows(tuple):
 
     @classmethod
     def of(cls, design: np.ndarray) -> "SparseRows":
-        return cls(_sparse_rows(np.ascontiguousarray(design, dtype=float)))
+        return cls(_sparse_rows(*contiguous_floats(design)))
 
 
 @jit
@@ -63,8 +63,7 @@ def weighted_normal_equations(design: SparseRows, n_columns: int, extra: np.ndar
     J = weight.shape[1]
     gram = np.zeros((J, n_columns + 1, n_columns + 1))
     moment = np.zeros((J, n_columns + 1))
-    _normal_equations(*design, *(np.ascontiguousarray(a, dtype=float) for a in (extra, weight, response)),
-                      gram, moment)
+    _normal_equations(*design, *contiguous_floats(extra, weight, response), gram, moment)
     return gram, moment
 
 
