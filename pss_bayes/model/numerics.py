@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numba
 import numpy as np
 
@@ -21,5 +23,13 @@ def contiguous_floats(*arrays: np.ndarray) -> list[np.ndarray]:
     return [np.ascontiguousarray(a, dtype=float) for a in arrays]
 
 
-#: Compiles the sampler's inner loops (numba, no Python objects inside; machine code cached on disk).
-jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+def jit(function: Callable) -> Callable:
+    """Compile one of the sampler's inner loops (numba, no Python objects inside).
+
+    The machine code is cached on disk, next to the module or in the user's cache
+    directory; where neither is writable, it is compiled in memory by each process.
+    """
+    try:
+        return numba.njit(cache=True, nogil=True, error_model="numpy")(function)
+    except RuntimeError:                 # numba: "cannot cache function ...: no locator available"
+        return numba.njit(nogil=True, error_model="numpy")(function)
