@@ -152,11 +152,10 @@ class SplitMerge:
             occupied = np.flatnonzero(counts > 0)
             members = np.flatnonzero(labels == occupied[rng.integers(len(occupied))])
             i = int(members[rng.integers(len(members))])
-            j = int(rng.integers(n - 1))
-            j += j >= i
         else:
-            i, j = (int(v) for v in rng.integers([n, n - 1]))
-            j += j >= i
+            i = int(rng.integers(n))
+        j = int(rng.integers(n - 1))                                         # uniform among the others
+        j += j >= i
         informed = rng.uniform() < self.INFORMED_SHARE
         n_occupied = int((counts > 0).sum())
         k = int(labels[i])
