@@ -111,7 +111,7 @@ def expected_calibration_error(p_max: np.ndarray, correct: np.ndarray, bins: int
 def timed_fit(sim: SimulatedCohort, spec: ModelSpec | str, seed: int, quick: bool) -> tuple[FitResult, float]:
     """Fit with the spec's sampler settings (or the quick ones); returns the result and wall seconds."""
     started = time.perf_counter()
-    result = fit(sim.cohort, spec, seed=seed, progress=False, **(QUICK_SAMPLER if quick else {}))
+    result = fit(sim.cohort, spec, seed=seed, progress=False, **({**QUICK_SAMPLER, "extensions": 0} if quick else {}))
     return result, time.perf_counter() - started
 
 
@@ -126,7 +126,8 @@ def fit_summary(result: FitResult, patients: PatientData) -> dict[str, Any]:
     return {"k_mode": int(mode["k"]), "p_k_mode": float(mode["probability"]),
             "ari": adjusted_rand_score(patients.truth, labels),
             "ece": expected_calibration_error(membership["p_max"].to_numpy(), correct),
-            "max_rhat": diag.max_rhat, "min_ess_bulk": diag.min_ess_bulk, "converged": bool(diag.converged)}
+            "max_rhat": diag.max_rhat, "min_ess_bulk": diag.min_ess_bulk, "converged": bool(diag.converged),
+            "draws": result.run_info.get("draws")}
 
 
 def parser(doc: str | None, default_seeds: Sequence[int]) -> argparse.ArgumentParser:

@@ -16,6 +16,8 @@ For every simulation preset x seed, the cohort is fitted with one model spec
   patient counts as correct when its most probable subgroup is its true one after
   matching fitted to true subgroups with the Hungarian algorithm;
 - ``max_rhat``, ``min_ess_bulk``, ``converged``: the fit's own diagnostics;
+- ``draws``: draws per chain in the end (more than the spec's when failed checks
+  made the fit continue its chains);
 - ``wall_s``: wall-clock seconds of the fit.
 
 A summary per preset and overall follows: K correct, ARI >= GMM-BIC, ARI within
@@ -42,7 +44,7 @@ from pss_bayes import load_spec, simulate_cohort
 PRESETS = ("default", "overlap", "covariation", "heavy_tails", "missing", "k2", "k3", "k5")
 DEFAULT_SEEDS = (0, 1, 2, 3, 4)
 COLUMNS = ("preset", "seed", "true_k", "k_mode", "p_k_mode", "ari", "gmm_k", "ari_gmm", "ari_lda", "ece",
-           "max_rhat", "min_ess_bulk", "converged", "wall_s")
+           "max_rhat", "min_ess_bulk", "converged", "draws", "wall_s")
 
 
 def run_one(preset: str, seed: int, model: str, quick: bool) -> dict[str, Any]:

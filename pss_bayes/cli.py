@@ -107,6 +107,7 @@ def fit(
     draws: Optional[int] = typer.Option(None, help="Draws per chain kept after warm-up (default: the spec's)."),
     tune: Optional[int] = typer.Option(None, help="Warm-up sweeps per chain (default: the spec's)."),
     chains: Optional[int] = typer.Option(None, help="Number of chains (default: the spec's)."),
+    extensions: Optional[int] = typer.Option(None, help="When the convergence checks fail, continue every chain by --draws more draws, at most this many times (default: the spec's; 0: never)."),
     jobs: Optional[int] = typer.Option(None, "--jobs", help="Chains run in parallel (default: number of cores)."),
     k: Optional[int] = typer.Option(None, "--k", help="Report subgroups conditional on this K instead of the posterior mode."),
     strict: bool = typer.Option(False, "--strict", help="Exit with status 3 when the fit does not converge."),
@@ -119,8 +120,8 @@ def fit(
 
     spec = load_spec(model)
     data = _load(cohort, markers, covariates, batch, patient_label, control_label, drop_missing_covariates)
-    result = fit_model(data, spec, seed=seed, draws=draws, tune=tune, chains=chains, n_jobs=jobs, k=k,
-                       progress=not quiet)
+    result = fit_model(data, spec, seed=seed, draws=draws, tune=tune, chains=chains, extensions=extensions,
+                       n_jobs=jobs, k=k, progress=not quiet)
     write_fit_dir(result, out, command=_invocation)
     diag = result.diagnostics()
     if not quiet:

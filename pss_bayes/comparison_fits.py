@@ -76,8 +76,10 @@ class FitJob:
 
 
 def _fit(job: FitJob, settings: FitSettings) -> FitResult:
+    # Every compared fit runs the same number of draws: most of a K sweep is the wrong K, whose
+    # chains may never pass the checks, and continuing them would only multiply the run time.
     return fit(job.cohort, job.spec, seed=settings.seed, draws=settings.draws, tune=settings.tune,
-               chains=settings.chains, n_jobs=1, progress=False)
+               chains=settings.chains, extensions=0, n_jobs=1, progress=False)
 
 
 def _load_fit(job: FitJob, settings: FitSettings) -> FitResult | None:

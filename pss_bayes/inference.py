@@ -9,16 +9,19 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+import arviz as az
 import numpy as np
 from threadpoolctl import threadpool_limits
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from pss_bayes import __version__
 from pss_bayes.data.cohort import Cohort
-from pss_bayes.model.chain import run_chain
+from pss_bayes.model.chain import Chain, join_traces
 from pss_bayes.model.design import prepare
 from pss_bayes.model.spec import ModelSpec, load_spec
 from pss_bayes.posterior.assemble import build_inference_data, relabel_traces, stack_chains
+from pss_bayes.posterior.diagnostics import diagnose
 from pss_bayes.result import FitResult
 
 _PROGRESS_EVERY = 25
@@ -26,15 +29,16 @@ _PROGRESS_EVERY = 25
 # other chains' processes slow everything down.
 
 
-def _chain_worker(args: tuple) -> dict[str, np.ndarray]:
-    data, spec, seed, draws, tune, thin, queue, chain = args
+def _chain_worker(args: tuple) -> tuple[dict[str, np.ndarray], Chain]:
+    """Run (or continue) one chain in a worker process; the chain comes back with its draws."""
+    chain, draws, tune, thin, queue, index, done = args
 
     def report(step: int) -> None:
         if queue is not None and (step % _PROGRESS_EVERY == 0 or step == tune + draws * thin):
-            queue.put((chain, step))
+            queue.put((index, done + step))
 
     with threadpool_limits(1):
-        return run_chain(data, spec, seed=seed, draws=draws, tune=tune, thin=thin, progress=report)
+        return chain.run(draws, tune=tune, thin=thin, progress=report), chain
 
 
 def chain_seeds(seed: int, chains: int) -> list[int]:
@@ -44,7 +48,8 @@ def chain_seeds(seed: int, chains: int) -> list[int]:
 
 def fit(cohort: Cohort, spec: ModelSpec | str = "default", *, seed: int = 0, draws: int | None = None,
         tune: int | None = None, chains: int | None = None, thin: int | None = None,
-        n_jobs: int | None = None, k: int | None = None, progress: bool = True) -> FitResult:
+        extensions: int | None = None, n_jobs: int | None = None, k: int | None = None,
+        progress: bool = True) -> FitResult:
     """Fit the control-referenced mixture to a cohort.
 
     Parameters
@@ -55,15 +60,18 @@ def fit(cohort: Cohort, spec: ModelSpec | str = "default", *, seed: int = 0, dra
         A :class:`ModelSpec`, the name of a shipped spec, or a path to a TOML file.
     seed
         Seed of every random choice; the same seed gives the same tables.
-    draws, tune, chains, thin
-        Override the spec's sampler settings.
+    draws, tune, chains, thin, extensions
+        Override the spec's sampler settings. When the convergence checks fail after
+        ``draws`` draws per chain, every chain continues by another ``draws`` draws
+        and the checks run again on all of them, at most ``extensions`` times
+        (0: never). ``run_info`` records how many continuations ran and why.
     n_jobs
         Chains run in parallel processes (default: as many as cores, at most one per chain).
     k
         Report subgroups conditional on this number of non-empty components instead
         of the posterior mode (sparse mixtures only).
     progress
-        Show a progress bar.
+        Show a progress bar, and say on the terminal when chains are continued.
 
     Returns
     -------
@@ -73,52 +81,100 @@ def fit(cohort: Cohort, spec: ModelSpec | str = "default", *, seed: int = 0, dra
     s = spec.sampler
     draws, tune = draws or s.draws, s.tune if tune is None else tune
     chains, thin = chains or s.chains, thin or s.thin
+    extensions = s.extensions if extensions is None else extensions
+    if extensions < 0:
+        raise ValueError(f"extensions must be 0 or more, not {extensions}")
     data, scaling, design = prepare(cohort, spec)
-    seeds = chain_seeds(seed, chains)
     n_jobs = max(1, min(chains, n_jobs or os.cpu_count() or 1))
-    started = time.perf_counter()
-    traces = _run_chains(data, spec, seeds, draws, tune, thin, n_jobs, progress)
-    sampling_seconds = time.perf_counter() - started
-    stacked = stack_chains(traces)
-    labels = relabel_traces(stacked, fixed_k=not spec.mixture.sparse, k=k)
     attrs = {"spec": json.dumps(spec.to_dict()), "pss_bayes_version": __version__,
-             "data_hash": cohort.data_hash(), "seed": str(seed), "engine": "gibbs",
-             "k_reported": str(labels.k)}
-    idata = build_inference_data(stacked, data, labels, attrs,
-                                 estimated_df=spec.likelihood.df_estimated and not data.is_binary.all())
-    run_info: dict[str, Any] = {"seed": seed, "draws": draws, "tune": tune, "chains": chains, "thin": thin,
-                                "n_jobs": n_jobs, "engine": "gibbs",
+             "data_hash": cohort.data_hash(), "seed": str(seed), "engine": "gibbs"}
+    started = time.perf_counter()
+    runner = _ChainRunner(data, spec, chain_seeds(seed, chains), thin, n_jobs, progress)
+    traces = runner.start(draws, tune)
+    continued: list[dict[str, Any]] = []
+    while True:
+        idata = _posterior(traces, data, spec, attrs, k)
+        diag = diagnose(idata.posterior, idata.sample_stats)
+        if diag.converged or len(continued) == extensions:
+            break
+        continued.append({"after_draws": len(traces[0]["log_lik"]), "warnings": diag.warnings})
+        runner.say(f"Convergence checks failed after {len(traces[0]['log_lik'])} draws per chain "
+                   f"({diag.warnings[0]}); continuing every chain by {draws} draws "
+                   f"({len(continued)} of at most {extensions}).")
+        traces = [join_traces(old, new) for old, new in zip(traces, runner.extend(draws))]
+    sampling_seconds = runner.seconds
+    run_info: dict[str, Any] = {"seed": seed, "draws": len(traces[0]["log_lik"]), "draws_requested": draws,
+                                "tune": tune, "chains": chains, "thin": thin, "extensions": extensions,
+                                "continued": continued, "n_jobs": n_jobs, "engine": "gibbs",
                                 "timings": {"sampling_seconds": round(sampling_seconds, 2),
                                             "total_seconds": round(time.perf_counter() - started, 2)}}
-    return FitResult(idata=idata, cohort=cohort, spec=spec, scaling=scaling, design=design,
-                     run_info=run_info)
+    return FitResult(idata=idata, cohort=cohort, spec=spec, scaling=scaling, design=design, run_info=run_info)
 
 
-def _run_chains(data, spec, seeds, draws, tune, thin, n_jobs, progress) -> list[dict[str, np.ndarray]]:
-    total = tune + draws * thin
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} sweeps"),
-               TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, disable=not progress, transient=False) as bar:
-        tasks = [bar.add_task(f"chain {c + 1}", total=total) for c in range(len(seeds))]
-        if n_jobs == 1:
-            with threadpool_limits(1):
-                return [run_chain(data, spec, seed=chain_seed, draws=draws, tune=tune, thin=thin,
-                                  progress=lambda step, c=c: bar.update(tasks[c], completed=step))
-                        for c, chain_seed in enumerate(seeds)]
+def _posterior(traces: list[dict[str, np.ndarray]], data, spec: ModelSpec, attrs: dict[str, str],
+               k: int | None) -> az.InferenceData:
+    """Relabelled InferenceData of the chains' draws."""
+    stacked = stack_chains(traces)
+    labels = relabel_traces(stacked, fixed_k=not spec.mixture.sparse, k=k)
+    return build_inference_data(stacked, data, labels, {**attrs, "k_reported": str(labels.k)},
+                                estimated_df=spec.likelihood.df_estimated and not data.is_binary.all())
+
+
+class _ChainRunner:
+    """The chains of one fit: started, then possibly continued, in parallel processes, with a progress bar."""
+
+    def __init__(self, data, spec: ModelSpec, seeds: list[int], thin: int, n_jobs: int, progress: bool) -> None:
+        self.chains = [Chain(data, spec, chain_seed) for chain_seed in seeds]
+        self.thin, self.n_jobs, self.show = thin, n_jobs, progress
+        columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} sweeps"),
+                   TimeElapsedColumn(), TimeRemainingColumn())
+        self.bar = Progress(*columns, disable=not progress, transient=False, console=Console(stderr=True))
+        self.tasks = [self.bar.add_task(f"chain {c + 1}", total=0) for c in range(len(seeds))]
+        self.seconds = 0.0
+
+    def say(self, message: str) -> None:
+        if self.show:
+            self.bar.console.print(f"[yellow]{message}[/yellow]", highlight=False)
+
+    def start(self, draws: int, tune: int) -> list[dict[str, np.ndarray]]:
+        return self._run(draws, tune)
+
+    def extend(self, draws: int) -> list[dict[str, np.ndarray]]:
+        return self._run(draws, 0)
+
+    def _run(self, draws: int, tune: int) -> list[dict[str, np.ndarray]]:
+        done = [chain.sweeps for chain in self.chains]
+        for task, before in zip(self.tasks, done):
+            self.bar.update(task, total=before + tune + draws * self.thin, completed=before)
+        started = time.perf_counter()
+        with self.bar:
+            if self.n_jobs == 1:
+                with threadpool_limits(1):
+                    traces = [chain.run(draws, tune=tune, thin=self.thin,
+                                        progress=lambda step, c=c: self.bar.update(self.tasks[c],
+                                                                                   completed=done[c] + step))
+                              for c, chain in enumerate(self.chains)]
+            else:
+                traces = self._in_processes(draws, tune, done)
+        self.seconds += time.perf_counter() - started
+        return traces
+
+    def _in_processes(self, draws: int, tune: int, done: list[int]) -> list[dict[str, np.ndarray]]:
         context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         with context.Manager() as manager:
             queue = manager.Queue()
-            with ProcessPoolExecutor(max_workers=n_jobs, mp_context=context) as pool:
-                futures = [pool.submit(_chain_worker, (data, spec, sd, draws, tune, thin, queue, c))
-                           for c, sd in enumerate(seeds)]
+            with ProcessPoolExecutor(max_workers=self.n_jobs, mp_context=context) as pool:
+                futures = [pool.submit(_chain_worker, (chain, draws, tune, self.thin, queue, c, done[c]))
+                           for c, chain in enumerate(self.chains)]
                 while not all(f.done() for f in futures):
-                    _drain(queue, bar, tasks)
+                    self._drain(queue)
                     time.sleep(0.1)
-                _drain(queue, bar, tasks)
-                return [f.result() for f in futures]
+                self._drain(queue)
+                results = [f.result() for f in futures]
+        self.chains = [chain for _, chain in results]
+        return [trace for trace, _ in results]
 
-
-def _drain(queue, bar, tasks) -> None:
-    while not queue.empty():
-        chain, step = queue.get()
-        bar.update(tasks[chain], completed=step)
+    def _drain(self, queue) -> None:
+        while not queue.empty():
+            chain, step = queue.get()
+            self.bar.update(self.tasks[chain], completed=step)

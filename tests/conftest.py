@@ -25,7 +25,7 @@ def tiny_fit(tiny_sim):
     """A short fit of the tiny cohort (2 chains, few draws) shared by result tests."""
     from pss_bayes.inference import fit
 
-    return fit(tiny_sim.cohort, "default", seed=5, draws=150, tune=150, chains=2, n_jobs=1,
+    return fit(tiny_sim.cohort, "default", seed=5, draws=150, tune=150, chains=2, extensions=0, n_jobs=1,
                progress=False)
 
 

@@ -23,7 +23,7 @@ def _fit_args(cohort_dir, out, *extra):
 
 def test_fit_writes_the_contracted_files(cohort_dir, tmp_path, capsys):
     out = tmp_path / "fit"
-    main(_fit_args(cohort_dir, out, "--quiet"))
+    main(_fit_args(cohort_dir, out, "--quiet", "--extensions", "1"))
     members = pd.read_csv(out / "membership.csv")
     k = json.loads((out / "run.json").read_text())["k_reported"]
     expected = ["subject_id", "subgroup", "p_max", "entropy"] + [
@@ -38,9 +38,10 @@ def test_fit_writes_the_contracted_files(cohort_dir, tmp_path, capsys):
     assert isinstance(diag["converged"], bool) and isinstance(diag["warnings"], list)
     run = json.loads((out / "run.json").read_text())
     assert run["seed"] == 3 and run["command"][:2] == ["pss-bayes", "fit"]
+    assert run["draws"] == 80 and [c["after_draws"] for c in run["continued"]] == [40]   # failed checks: continued once
     assert run["cohort"]["covariates"] == ["age", "sex"] and run["cohort"]["batch"] == "centre"
     assert (out / "posterior.nc").exists() and (out / "cohort.parquet").exists()
-    # 40 draws cannot converge: flagged on the terminal and in a file, but exit status 0
+    # 80 draws cannot converge: flagged on the terminal and in a file, but exit status 0
     assert "did not pass its convergence checks" in capsys.readouterr().err
     assert (out / "NOT_CONVERGED.txt").exists()
 

@@ -43,7 +43,8 @@ def test_tables(tiny_fit, tiny_sim):
 
 
 def test_same_seed_same_tables(tiny_sim, tiny_fit):
-    again = fit(tiny_sim.cohort, "default", seed=5, draws=150, tune=150, chains=2, n_jobs=1, progress=False)
+    again = fit(tiny_sim.cohort, "default", seed=5, draws=150, tune=150, chains=2, extensions=0, n_jobs=1,
+                progress=False)
     pd.testing.assert_frame_equal(again.membership(), tiny_fit.membership())
     pd.testing.assert_frame_equal(again.module_effects(), tiny_fit.module_effects())
 
@@ -53,6 +54,37 @@ def test_parallel_chains_match_serial(tiny_sim):
     parallel = fit(tiny_sim.cohort, "diagonal", seed=2, draws=30, tune=20, chains=2, n_jobs=2, progress=False)
     np.testing.assert_array_equal(serial.idata.posterior["component_effect"].to_numpy(),
                                   parallel.idata.posterior["component_effect"].to_numpy())
+
+
+def test_failed_checks_continue_the_chains(tiny_sim):
+    settings = dict(seed=4, draws=25, tune=20, chains=2, n_jobs=1, progress=False)
+    short = fit(tiny_sim.cohort, "default", extensions=0, **settings)
+    longer = fit(tiny_sim.cohort, "default", extensions=2, **settings)
+    assert not short.diagnostics().converged and short.run_info["continued"] == []
+    continued = longer.run_info["continued"]            # 75 draws of 2 chains cannot reach an ESS of 400
+    assert [c["after_draws"] for c in continued] == [25, 50]
+    assert continued[0]["warnings"] == short.diagnostics().warnings
+    assert longer.run_info["draws"] == 75 and longer.run_info["draws_requested"] == 25
+    assert longer.idata.posterior.sizes["draw"] == 75
+    assert "Chains continued 2 time(s)" in longer.summary() and "continued" not in short.summary()
+    # the chains continue where they stopped: the first draws are the short fit's
+    np.testing.assert_array_equal(longer.idata.sample_stats["log_likelihood"].to_numpy()[:, :25],
+                                  short.idata.sample_stats["log_likelihood"].to_numpy())
+
+
+def test_converged_fit_is_not_continued(tiny_sim, monkeypatch):
+    import pss_bayes.inference as inference
+    from pss_bayes.posterior.diagnostics import Diagnostics
+
+    passed = Diagnostics(converged=True, max_rhat=1.0, min_ess_bulk=1000.0, divergences=0, chains_agree=True)
+    monkeypatch.setattr(inference, "diagnose", lambda posterior, stats: passed)
+    result = fit(tiny_sim.cohort, "default", seed=4, draws=20, tune=20, chains=2, n_jobs=1, progress=False)
+    assert result.run_info["continued"] == [] and result.idata.posterior.sizes["draw"] == 20
+
+
+def test_negative_extensions_refused(tiny_sim):
+    with pytest.raises(ValueError, match="extensions"):
+        fit(tiny_sim.cohort, "default", draws=5, tune=5, chains=1, extensions=-1, progress=False)
 
 
 @pytest.mark.parametrize("spec", ["normal", "diagonal"])

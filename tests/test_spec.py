@@ -35,6 +35,7 @@ def test_spec_from_path_and_partial_sections(tmp_path):
     ("[priors]\nbatch_sd = -1\n", "priors.batch_sd must be positive"),
     ("[mixture]\nk_max = 'ten'\n", "k_max = 'ten' is not a valid int"),
     ("[covariation]\nenabled = 1\n", "enabled = 1 is not a valid bool"),
+    ("[sampler]\nextensions = -1\n", "tune and extensions >= 0"),
     ("[mixture\n", "not valid TOML"),
 ])
 def test_bad_spec_files_are_refused(tmp_path, text, message):

@@ -33,32 +33,68 @@ def _snapshot(s: State, n_components: int) -> dict[str, np.ndarray]:
             "counts": np.bincount(s.labels, minlength=n_components)}
 
 
+class Chain:
+    """One chain of the Gibbs sampler that can be continued after its draws.
+
+    The sampler and its state (random generator included) stay in the object, so
+    :meth:`run` called again continues the same Markov chain: the draws of two calls
+    joined are those one longer call would have given. The object pickles, so a chain
+    run in another process can be sent back and continued there or here.
+
+    Parameters
+    ----------
+    data, spec
+        Prepared model inputs and the model specification.
+    seed
+        Seed of the chain's random generator and of its initial partition.
+    """
+
+    def __init__(self, data: ModelData, spec: ModelSpec, seed: int) -> None:
+        self.sampler = GibbsSampler(data, spec, seed)
+        self.n_components = self.sampler.layout.n_components
+        self.state = self.sampler.initial_state(initial_labels(data, self.n_components, seed))
+        #: Sweeps run so far, warm-up included.
+        self.sweeps = 0
+
+    def run(self, draws: int, *, tune: int = 0, thin: int = 1,
+            progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+        """``tune`` warm-up sweeps, then ``draws * thin`` sweeps keeping every ``thin``-th.
+
+        In the first half of the warm-up, components smaller than the sampler's
+        ``min_size`` are emptied after each allocation, and step sizes adapt during
+        all of it (warm-up devices only; kept draws come from the exact updates).
+        Warm-up belongs before the first draws: continuing a chain passes ``tune=0``.
+        ``progress`` receives the number of sweeps this call has run.
+
+        Returns
+        -------
+        dict
+            Arrays with a leading ``draw`` dimension (see :data:`TRACE_VARIABLES`).
+            Responsibilities and log-likelihoods are those of the recorded parameter values.
+        """
+        sampler, state, K = self.sampler, self.state, self.n_components
+        trace: dict[str, list[np.ndarray]] = {name: [] for name in TRACE_VARIABLES}
+        for step in range(tune + draws * thin):
+            keep = step >= tune and (step - tune) % thin == 0
+            snap = _snapshot(state, K) if keep else None
+            resp, loglik = sampler.sweep(state, record=keep, prune=step < tune // 2, adapt=step < tune)
+            if keep:
+                for name, value in snap.items():
+                    trace[name].append(value)
+                trace["responsibility"].append(resp.astype(np.float32))
+                trace["log_lik"].append(loglik)
+            self.sweeps += 1
+            if progress is not None:
+                progress(step + 1)
+        return {name: np.stack(values) for name, values in trace.items()}
+
+
 def run_chain(data: ModelData, spec: ModelSpec, *, seed: int, draws: int, tune: int, thin: int = 1,
               progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
-    """Run one chain: ``tune`` warm-up sweeps, then ``draws * thin`` sweeps keeping every ``thin``-th.
+    """Run one chain from its start (see :meth:`Chain.run`) and return its draws."""
+    return Chain(data, spec, seed).run(draws, tune=tune, thin=thin, progress=progress)
 
-    In the first half of the warm-up, components smaller than ``sampler.min_size``
-    are emptied after each allocation (a warm-up device only; the kept draws come
-    from the exact Gibbs updates).
 
-    Returns a dictionary of arrays with a leading ``draw`` dimension (see
-    :data:`TRACE_VARIABLES`). Responsibilities and log-likelihoods are those of the
-    recorded parameter values.
-    """
-    sampler = GibbsSampler(data, spec, seed)
-    K = sampler.layout.n_components
-    state = sampler.initial_state(initial_labels(data, K, seed))
-    trace: dict[str, list[np.ndarray]] = {name: [] for name in TRACE_VARIABLES}
-    total = tune + draws * thin
-    for step in range(total):
-        keep = step >= tune and (step - tune) % thin == 0
-        snap = _snapshot(state, K) if keep else None
-        resp, loglik = sampler.sweep(state, record=keep, prune=step < tune // 2, adapt=step < tune)
-        if keep:
-            for name, value in snap.items():
-                trace[name].append(value)
-            trace["responsibility"].append(resp.astype(np.float32))
-            trace["log_lik"].append(loglik)
-        if progress is not None:
-            progress(step + 1)
-    return {name: np.stack(values) for name, values in trace.items()}
+def join_traces(first: dict[str, np.ndarray], then: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The draws of a chain followed by those of its continuation."""
+    return {name: np.concatenate([first[name], then[name]]) for name in first}

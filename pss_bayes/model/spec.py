@@ -106,12 +106,18 @@ class PriorSpec:
 
 @dataclass(frozen=True)
 class SamplerSpec:
-    """Default sampler settings (the CLI can override draws, tune and chains)."""
+    """Default sampler settings (the CLI can override draws, tune, chains and extensions).
 
-    draws: int = 1250
+    ``extensions``: when the convergence checks fail after ``draws`` draws per chain,
+    every chain continues by another ``draws`` draws and the checks run again, at most
+    this many times (0: never).
+    """
+
+    draws: int = 1000
     tune: int = 500
     chains: int = 4
     thin: int = 1
+    extensions: int = 3
 
 
 @dataclass(frozen=True)
@@ -194,8 +200,8 @@ def _check(spec: ModelSpec) -> None:
         if value <= 0:
             problems.append(f"priors.{name} must be positive")
     s = spec.sampler
-    if s.draws < 1 or s.tune < 0 or s.chains < 1 or s.thin < 1:
-        problems.append("sampler: draws, chains and thin must be >= 1 and tune >= 0")
+    if s.draws < 1 or s.tune < 0 or s.chains < 1 or s.thin < 1 or s.extensions < 0:
+        problems.append("sampler: draws, chains and thin must be >= 1, tune and extensions >= 0")
     if problems:
         raise SpecError(f"model spec '{spec.name}': " + "; ".join(problems))
 

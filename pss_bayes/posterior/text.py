@@ -40,6 +40,10 @@ def summary_text(result: "FitResult", top: int = 3) -> str:
         lines.append(f"Student-t degrees of freedom: {df.mean():.1f} [{lo:.1f}, {hi:.1f}] "
                      "(small: heavy-tailed noise; above about 30: close to Normal)")
     diag = result.diagnostics()
+    continued = result.run_info.get("continued") or []
+    if continued:
+        lines.append(f"Chains continued {len(continued)} time(s) after failed checks: "
+                     f"{result.run_info['draws']} draws per chain in all.")
     if diag.converged:
         lines.append(f"Diagnostics: converged (max R-hat {diag.max_rhat:.3f}, min bulk ESS "
                      f"{diag.min_ess_bulk:.0f}, chains agree).")

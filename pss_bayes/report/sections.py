@@ -179,6 +179,11 @@ def diagnostics_section(diag: Diagnostics, run_info: dict) -> Section:
     settings = [(label, run_info[key]) for key, label in (("chains", "Chains"), ("draws", "Draws per chain"),
                                                           ("tune", "Warm-up sweeps"), ("seed", "Seed"))
                 if key in run_info]
+    continued = run_info.get("continued") or []
+    if continued:
+        after = ", ".join(str(c["after_draws"]) for c in continued)
+        settings.append(("Chains continued", f"{len(continued)} time(s): the checks had failed after {after} "
+                                             "draws per chain"))
     seconds = run_info.get("timings", {}).get("sampling_seconds")
     if seconds is not None:
         settings.append(("Sampling time", f"{seconds:.0f} s"))

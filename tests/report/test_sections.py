@@ -52,7 +52,14 @@ def test_diagnostics_in_plain_words(converged):
         assert "passed every convergence check" in body and "FAIL" not in body
     else:
         assert "did NOT pass" in body and body.count(">FAIL<") == 3 and "What went wrong" in body
-    assert "Sampling time" in body and "12 s" in body
+    assert "Sampling time" in body and "12 s" in body and "continued" not in body
+
+
+def test_continued_chains_are_reported():
+    run_info = {"draws": 3000, "continued": [{"after_draws": 1000, "warnings": []},
+                                             {"after_draws": 2000, "warnings": []}]}
+    body = sections.diagnostics_section(_diagnostics(False), run_info).body
+    assert "Chains continued" in body and "2 time(s)" in body and "after 1000, 2000 draws" in body
 
 
 def test_membership_counts_and_order():
