@@ -4,7 +4,8 @@ Engines, on the same simulated cohort per seed (preset ``default``; ``tiny`` wit
 ``--quick``):
 
 - ``gibbs``: the default analysis, ``pss_bayes.fit(cohort, "default", seed=seed)``
-  with the spec's draws/tune/chains (500 + 1250 x 4), K inferred (sparse mixture,
+  with the spec's draws/tune/chains (500 + 1000 x 4, continued when a convergence
+  check fails), K inferred (sparse mixture,
   controls and covariates in the model).
 - ``pymc``: PyMC's default NUTS (``pm.sample(draws=1000, tune=1000, chains=4,
   cores=2)``, default initialisation) on a plain fixed-K marginalised Gaussian

@@ -108,7 +108,9 @@ def fit(cohort: Cohort, spec: ModelSpec | str = "default", *, seed: int = 0, dra
                                 "continued": continued, "n_jobs": n_jobs, "engine": "gibbs",
                                 "timings": {"sampling_seconds": round(sampling_seconds, 2),
                                             "total_seconds": round(time.perf_counter() - started, 2)}}
-    return FitResult(idata=idata, cohort=cohort, spec=spec, scaling=scaling, design=design, run_info=run_info)
+    result = FitResult(idata=idata, cohort=cohort, spec=spec, scaling=scaling, design=design, run_info=run_info)
+    result._diagnostics = diag            # the checks just run on these draws (a cached property)
+    return result
 
 
 def _posterior(traces: list[dict[str, np.ndarray]], data, spec: ModelSpec, attrs: dict[str, str],
@@ -134,7 +136,7 @@ class _ChainRunner:
 
     def say(self, message: str) -> None:
         if self.show:
-            self.bar.console.print(f"[yellow]{message}[/yellow]", highlight=False)
+            self.bar.console.print(message, style="yellow", markup=False, highlight=False)
 
     def start(self, draws: int, tune: int) -> list[dict[str, np.ndarray]]:
         return self._run(draws, tune)

@@ -47,12 +47,20 @@ class Chain:
         Prepared model inputs and the model specification.
     seed
         Seed of the chain's random generator and of its initial partition.
+    start
+        Initial component (0..n_components-1) of each patient; default: a k-means
+        partition into ``n_components`` clusters (:func:`initial_labels`).
     """
 
-    def __init__(self, data: ModelData, spec: ModelSpec, seed: int) -> None:
+    def __init__(self, data: ModelData, spec: ModelSpec, seed: int, start: np.ndarray | None = None) -> None:
         self.sampler = GibbsSampler(data, spec, seed)
         self.n_components = self.sampler.layout.n_components
-        self.state = self.sampler.initial_state(initial_labels(data, self.n_components, seed))
+        if start is None:
+            start = initial_labels(data, self.n_components, seed)
+        elif start.shape != (int(data.is_patient.sum()),) or not 0 <= start.min() <= start.max() < self.n_components:
+            raise ValueError(f"start must give each of the {int(data.is_patient.sum())} patients a component "
+                             f"in 0..{self.n_components - 1}")
+        self.state = self.sampler.initial_state(np.asarray(start, dtype=int))
         #: Sweeps run so far, warm-up included.
         self.sweeps = 0
 
