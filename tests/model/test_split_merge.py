@@ -55,10 +55,39 @@ def test_split_proposals_are_distributions_over_divisions():
     masks = [np.array(m, dtype=bool) for m in product([False, True], repeat=len(others))]
     for kind in (log_p, None):
         assert np.isclose(sum(np.exp(_log_q(m, kind)) for m in masks), 1.0)
+    total = 0.0                                          # sequential: given the order (same seed), over divisions
+    for m in masks:
+        again_others, drawn, log_q = moves._sequential(np.random.default_rng(7), group, 0, 1, 0.3, follow=m)
+        assert np.array_equal(again_others, others) and np.array_equal(drawn, m)
+        total += np.exp(log_q)
+    assert np.isclose(total, 1.0)
     # the informed proposal depends on the merged group and the anchors, not on the order
     again, log_p_again = moves._follow_j(group[::-1].copy(), 0, 1)
     order = np.argsort(again)
     assert np.allclose(log_p_again[:, order], log_p[:, np.argsort(others)])
+
+
+def test_sequential_allocation_probabilities():
+    """The compiled sequential allocation gives the probabilities the model's integrals give."""
+    rng = np.random.default_rng(4)
+    module, members, prec, resid, tau2 = _setup(rng, n=8)
+    blocks = ModuleBlocks.from_modules(module, members.shape[0])
+    info = patient_information(prec, resid, rng.uniform(0, 0.8, len(module)), blocks)
+    integral = EffectIntegral(blocks, tau2, 4.0)
+    moves = SplitMerge(info, integral, resid, prec > 0)
+    e0 = 0.5
+    others, drawn, log_q = moves._sequential(np.random.default_rng(9), np.arange(8), 2, 5, e0)
+    order = np.random.default_rng(9).permutation(len(others))
+    sides = [[2], [5]]
+    expected = 0.0
+    for position in order:
+        k = others[position]
+        score = [np.log(len(side) + e0) + integral.log_marginal(*info.group(np.array(side + [k])))
+                 - integral.log_marginal(*info.group(np.array(side))) for side in sides]
+        chosen = int(drawn[position])
+        expected += score[chosen] - np.logaddexp(*score)
+        sides[chosen].append(k)
+    assert np.isclose(log_q, expected)
 
 
 def test_small_offshoot_of_a_subgroup_is_merged_back():
