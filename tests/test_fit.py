@@ -89,7 +89,7 @@ def test_negative_extensions_refused(tiny_sim):
 
 @pytest.mark.parametrize("spec", ["normal", "diagonal"])
 def test_variants_fit(tiny_sim, spec):
-    result = fit(tiny_sim.cohort, spec, seed=1, draws=20, tune=20, chains=1, progress=False)
+    result = fit(tiny_sim.cohort, spec, seed=1, draws=20, tune=20, chains=1, extensions=0, progress=False)
     assert np.isfinite(result.idata.sample_stats["log_likelihood"].to_numpy()).all()
     assert not result.diagnostics().converged        # one short chain cannot pass the checks
 
@@ -98,7 +98,8 @@ def test_fixed_k_reports_k_subgroups(tiny_sim):
     from pss_bayes.model.spec import load_spec
 
     spec = load_spec("default").replace(mixture={"fixed_k": 2})
-    result = fit(tiny_sim.cohort, spec, seed=1, draws=30, tune=30, chains=2, n_jobs=1, progress=False)
+    result = fit(tiny_sim.cohort, spec, seed=1, draws=30, tune=30, chains=2, extensions=0, n_jobs=1,
+                 progress=False)
     assert result.k == 2
     assert result.idata.sample_stats["relabelled"].to_numpy().all()
 

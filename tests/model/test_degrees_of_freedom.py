@@ -58,7 +58,7 @@ def test_fit_reports_df_and_psens_sees_its_prior():
 
     spec = make_spec("student_t", fixed_k=0)
     result = fit(simulate_cohort(preset="tiny", seed=4).cohort, spec, seed=3, draws=30, tune=30, chains=2,
-                 progress=False)
+                 extensions=0, progress=False)
     df = result.idata.posterior["df"]
     assert df.dims == ("chain", "draw") and bool((df > 0).all()) and float(df.std()) > 0
     assert "df" in log_prior(result.idata, spec)

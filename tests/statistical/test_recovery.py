@@ -43,7 +43,7 @@ def gmm_bic_ari(sim, truth) -> float:
 @pytest.fixture(scope="module")
 def recovered():
     sim = simulate_cohort(preset="default", seed=21, n_patients=200, n_controls=150)
-    result = fit(sim.cohort, "default", seed=3, draws=400, tune=600, chains=2, progress=False)
+    result = fit(sim.cohort, "default", seed=3, draws=400, tune=600, chains=2, extensions=0, progress=False)
     members = result.membership()
     truth = sim.truth.set_index("subject_id").loc[members["subject_id"], "subgroup"].to_numpy()
     return sim, result, members, truth
