@@ -35,12 +35,12 @@ each kind is a reversible move on its own):
   other with probability proportional to the side's size times the patient's predictive
   likelihood given the patients the side already holds (effects and activities
   integrated out); the order is drawn with the move, and the acceptance ratio uses the
-  division's probability given it. A subgroup whose members resemble each other more than the rest is
-  recreated by such an allocation with a probability far higher than by the other two
-  kinds, so its merge is accepted when the model prefers it merged: on the default
-  cohort, offshoots of 10 to 30 patients that the model disfavours by 5 to 30 nats had
-  kept chains at one subgroup too many for hundreds of sweeps, because neither of the
-  other kinds recreates such a division with a probability above about exp(-30).
+  division's probability given it. A subgroup whose members resemble each other more
+  than the rest is recreated by such an allocation with a probability far higher than
+  by the other two kinds, so its merge is accepted when the model prefers it merged: on
+  the default cohort, offshoots of 10 to 30 patients that the model disfavoured by a
+  median of 16 nats had kept chains at one subgroup too many for hundreds of sweeps,
+  because the other kinds recreate such a division with a probability of about exp(-37).
 
 The acceptance ratio uses the patients' likelihood with the two components'
 subgroup-by-module effects, biomarker effects and the patients' module activities
