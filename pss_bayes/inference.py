@@ -92,18 +92,19 @@ def fit(cohort: Cohort, spec: ModelSpec | str = "default", *, seed: int = 0, dra
     runner = _ChainRunner(data, spec, chain_seeds(seed, chains), thin, n_jobs, progress)
     traces = runner.start(draws, tune)
     continued: list[dict[str, Any]] = []
+    kept = draws
     while True:
         idata = _posterior(traces, data, spec, attrs, k)
         diag = diagnose(idata.posterior, idata.sample_stats)
         if diag.converged or len(continued) == extensions:
             break
-        continued.append({"after_draws": len(traces[0]["log_lik"]), "warnings": diag.warnings})
-        runner.say(f"Convergence checks failed after {len(traces[0]['log_lik'])} draws per chain "
-                   f"({diag.warnings[0]}); continuing every chain by {draws} draws "
-                   f"({len(continued)} of at most {extensions}).")
+        continued.append({"after_draws": kept, "warnings": diag.warnings})
+        runner.say(f"Convergence checks failed after {kept} draws per chain ({diag.warnings[0]}); "
+                   f"continuing every chain by {draws} draws ({len(continued)} of at most {extensions}).")
         traces = [join_traces(old, new) for old, new in zip(traces, runner.extend(draws))]
+        kept += draws
     sampling_seconds = runner.seconds
-    run_info: dict[str, Any] = {"seed": seed, "draws": len(traces[0]["log_lik"]), "draws_requested": draws,
+    run_info: dict[str, Any] = {"seed": seed, "draws": kept, "draws_requested": draws,
                                 "tune": tune, "chains": chains, "thin": thin, "extensions": extensions,
                                 "continued": continued, "n_jobs": n_jobs, "engine": "gibbs",
                                 "timings": {"sampling_seconds": round(sampling_seconds, 2),
