@@ -57,10 +57,17 @@ def data_warnings(cohort: Cohort) -> tuple[str, ...]:
     """Features of a valid cohort worth knowing before fitting.
 
     Binary markers that no healthy control (or every healthy control) is positive
-    for, whose control reference then rests on the prior, and biomarkers missing
-    for more than :data:`HIGH_MISSINGNESS` of a group.
+    for, whose control reference then rests on the prior, biomarkers missing
+    for more than :data:`HIGH_MISSINGNESS` of a group, and several continuous
+    biomarkers with no module holding two of them (the model's within-subgroup
+    co-variation is per module, so it then has none).
     """
     messages = []
+    continuous = [m for m, kind in zip(cohort.markers.modules, cohort.markers.kinds) if kind == CONTINUOUS]
+    if len(continuous) >= 2 and len(set(continuous)) == len(continuous):
+        messages.append("every continuous biomarker is its own module (no markers file?): the model then has "
+                        "no within-subgroup co-variation and may split a subgroup whose biomarkers move "
+                        "together; declare the modules in a markers file.")
     positivity = _positivity(cohort)
     for row in positivity.itertuples(index=False):
         if row.positive_controls in (0.0, 1.0):

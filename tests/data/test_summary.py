@@ -107,3 +107,9 @@ def test_summary_of_markers_fixture_has_no_warnings():
     cohort = cohort_from_frame(make_frame(), make_markers(), covariates=("age",))
     assert cohort.summary().warnings == ()
     assert "Warnings" not in str(cohort.summary())
+
+
+def test_warning_when_no_module_holds_two_continuous_biomarkers(frame):
+    with pytest.warns(CohortWarning, match="every continuous biomarker is its own module"):
+        cohort = cohort_from_frame(frame)
+    assert any("declare the modules in a markers file" in w for w in cohort.summary().warnings)
