@@ -132,8 +132,10 @@ def fit(
                           f"(see {out}/diagnostics.json):", highlight=False)
         for warning in diag.warnings:
             err_console.print(f"  - {warning}", highlight=False)
-        if strict:
-            sys.exit(3)
+    for warning in diag.model_warnings:
+        err_console.print(f"[bold red]WARNING:[/bold red] {warning}", highlight=False)
+    if strict and not diag.converged:
+        sys.exit(3)
 
 
 def _k_values(text: str) -> list[int]:

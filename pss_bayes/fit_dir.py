@@ -84,6 +84,7 @@ def write_fit_dir(result: FitResult, out: str | Path, command: list[str] | None 
                             f"All posterior draws had K={result.k} non-empty subgroups."),
         "converged": diag.converged,
         "warnings": diag.warnings,
+        "model_warnings": diag.model_warnings,
     }
     path = out / RUN_FILE
     path.write_text(json.dumps(run, indent=2, default=str) + "\n")

@@ -95,7 +95,8 @@ def fit(cohort: Cohort, spec: ModelSpec | str = "default", *, seed: int = 0, dra
     kept = draws
     while True:
         idata = _posterior(traces, data, spec, attrs, k)
-        diag = diagnose(idata.posterior, idata.sample_stats)
+        diag = diagnose(idata.posterior, idata.sample_stats,
+                        k_max=spec.mixture.k_max if spec.mixture.sparse else None)
         if diag.converged or len(continued) == extensions:
             break
         continued.append({"after_draws": kept, "warnings": diag.warnings})

@@ -88,10 +88,12 @@ class FitResult:
 
     @cached_property
     def _diagnostics(self) -> Diagnostics:
-        return diagnose(self.idata.posterior, self.idata.sample_stats)
+        mixture = self.spec.mixture
+        return diagnose(self.idata.posterior, self.idata.sample_stats,
+                        k_max=mixture.k_max if mixture.sparse else None)
 
     def diagnostics(self) -> Diagnostics:
-        """Convergence checks; ``converged`` is false if any check fails."""
+        """Convergence checks (``converged`` is false if any fails) and model warnings."""
         return self._diagnostics
 
     # ------------------------------------------------------------ files

@@ -7,6 +7,13 @@ and residual scales (label-invariant), and on the relabelled weights and effects
 no divergent transitions; and chains that agree on the number of subgroups and
 on the patients' memberships. Each failed check becomes a plain sentence in
 ``warnings``.
+
+One check is about the model rather than the sampler: a sparse mixture whose
+posterior puts more than :data:`MAX_CEILING_MASS` of its mass on using all its
+``k_max`` components (none left empty) asks for more subgroups than it may use. That usually
+means the model does not describe the data (biomarkers that co-vary across
+modules, strongly skewed values, ...) rather than that so many subgroups exist; it
+goes into ``model_warnings`` and leaves ``converged`` alone.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ MAX_RHAT = 1.01
 MIN_ESS = 400
 #: Largest mean total-variation distance between one chain's and the pooled memberships.
 MAX_MEMBERSHIP_DISAGREEMENT = 0.1
+#: Largest posterior mass a sparse mixture may put on k_max non-empty subgroups without a warning.
+MAX_CEILING_MASS = 0.05
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,7 @@ class Diagnostics:
     worst: dict[str, str] = field(default_factory=dict)
     chain_k_modes: list[int] = field(default_factory=list)
     membership_disagreement: float = 0.0
+    model_warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,8 +76,12 @@ def _worst(values: dict[str, np.ndarray], fn, pick) -> tuple[float, str]:
 
 
 def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, max_rhat: float = MAX_RHAT,
-             min_ess: float = MIN_ESS) -> Diagnostics:
-    """Run every convergence check on a fitted mixture's posterior."""
+             min_ess: float = MIN_ESS, k_max: int | None = None) -> Diagnostics:
+    """Run every convergence check on a fitted mixture's posterior.
+
+    ``k_max``: the number of components of a sparse mixture (``None`` for a fixed
+    number of subgroups), for the check of how close K comes to it.
+    """
     warnings: list[str] = []
     keep = sample_stats["relabelled"].to_numpy().astype(bool)
     invariant = {"log_likelihood": sample_stats["log_likelihood"].to_numpy(),
@@ -117,7 +131,21 @@ def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, max_rhat: float = 
     return Diagnostics(converged=converged, max_rhat=worst_rhat, min_ess_bulk=worst_ess,
                        divergences=divergences, chains_agree=agree, warnings=warnings,
                        worst={"rhat_at": rhat_at, "ess_at": ess_at}, chain_k_modes=chain_modes,
-                       membership_disagreement=disagreement)
+                       membership_disagreement=disagreement, model_warnings=_ceiling_warnings(k, k_max))
+
+
+def _ceiling_warnings(n_subgroups: np.ndarray, k_max: int | None) -> list[str]:
+    """A warning when the sparse mixture's K posterior presses against its ``k_max`` components."""
+    if k_max is None:
+        return []
+    mass = float(np.mean(n_subgroups >= k_max))
+    if mass <= MAX_CEILING_MASS:
+        return []
+    return [f"The posterior puts {mass:.0%} of its mass on {k_max} subgroups, every component the model has "
+            f"(k_max = {k_max}): the data ask for more subgroups than the model allows, which "
+            "usually means the model does not describe them (biomarkers that co-vary across modules, "
+            "skewed values) rather than that so many subgroups exist. Do not read K or the memberships "
+            "as findings; check the modules and the biomarkers' distributions."]
 
 
 def _membership_disagreement(membership: xr.DataArray, keep: np.ndarray) -> float:

@@ -50,4 +50,5 @@ def summary_text(result: "FitResult", top: int = 3) -> str:
     else:
         lines.append("WARNING: the fit did NOT pass its convergence checks:")
         lines += [f"  - {w}" for w in diag.warnings]
+    lines += [f"WARNING: {w}" for w in diag.model_warnings]
     return "\n".join(lines)

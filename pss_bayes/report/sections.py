@@ -176,6 +176,8 @@ def diagnostics_section(diag: Diagnostics, run_info: dict) -> Section:
     body = paragraph(intro) + _checks_table(checks)
     if diag.warnings:
         body += "<h3>What went wrong</h3>" + bullet_list(diag.warnings)
+    if diag.model_warnings:
+        body += "<h3>Does the model describe these data?</h3>" + bullet_list(diag.model_warnings)
     settings = [(label, run_info[key]) for key, label in (("chains", "Chains"), ("draws", "Draws per chain"),
                                                           ("tune", "Warm-up sweeps"), ("seed", "Seed"))
                 if key in run_info]
@@ -201,10 +203,15 @@ def _checks_table(checks: pd.DataFrame) -> str:
 
 
 def banner(diag: Diagnostics) -> str:
-    """A loud warning for the top of the page when the fit did not converge (empty otherwise)."""
-    if diag.converged:
-        return ""
-    return ('<div class="banner" role="alert" id="not-converged"><strong>WARNING: this fit did NOT converge.'
-            "</strong>Its subgroups, memberships and effects may be wrong; do not use them for decisions until "
-            'the fit is rerun with more draws (see <a href="#diagnostics">diagnostics</a>).'
-            + bullet_list(diag.warnings) + "</div>")
+    """A loud warning for the top of the page when the fit did not converge or the model does not
+    describe the data (empty otherwise)."""
+    out = ""
+    if not diag.converged:
+        out += ('<div class="banner" role="alert" id="not-converged"><strong>WARNING: this fit did NOT '
+                "converge.</strong>Its subgroups, memberships and effects may be wrong; do not use them for "
+                'decisions until the fit is rerun with more draws (see <a href="#diagnostics">diagnostics</a>).'
+                + bullet_list(diag.warnings) + "</div>")
+    if diag.model_warnings:
+        out += ('<div class="banner" role="alert" id="model-warning"><strong>WARNING: the model may not '
+                "describe these data.</strong>" + bullet_list(diag.model_warnings) + "</div>")
+    return out

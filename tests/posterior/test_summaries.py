@@ -113,3 +113,15 @@ def test_diagnostics_flags_divergences_and_k_disagreement():
     diag = diagnose(post, stats)
     assert diag.divergences == 3 and not diag.converged
     assert any("number of subgroups" in w for w in diag.warnings)
+
+
+def test_k_at_the_ceiling_of_a_sparse_mixture_is_a_model_warning():
+    rng = np.random.default_rng(5)
+    post, stats, _ = fake_posterior(rng)
+    k = int(post["n_subgroups"].max())
+    assert diagnose(post, stats, k_max=k + 10).model_warnings == []
+    assert diagnose(post, stats).model_warnings == []                     # fixed K: no ceiling
+    assert diagnose(post, stats, k_max=k + 1).model_warnings == []         # one component left empty
+    at_ceiling = diagnose(post, stats, k_max=k)
+    assert at_ceiling.model_warnings and "every component the model has" in at_ceiling.model_warnings[0]
+    assert at_ceiling.converged == diagnose(post, stats).converged        # not a convergence failure

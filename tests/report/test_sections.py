@@ -37,6 +37,13 @@ def _effects() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def test_banner_for_a_model_warning_on_a_converged_fit():
+    diag = Diagnostics(converged=True, max_rhat=1.003, min_ess_bulk=812.0, divergences=0, chains_agree=True,
+                       model_warnings=["The posterior puts 90% of its mass on 10 subgroups."])
+    loud = sections.banner(diag)
+    assert "may not describe these data" in loud and "90% of its mass" in loud and "did NOT" not in loud
+
+
 def test_banner_only_when_not_converged():
     assert sections.banner(_diagnostics(True)) == ""
     loud = sections.banner(_diagnostics(False))
