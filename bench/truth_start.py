@@ -15,6 +15,7 @@ Run::
 
     python bench/truth_start.py                                  # overlap, seeds 2 3, 4000 draws
     python bench/truth_start.py --presets overlap default --seeds 0 1 2 3 4 --draws 2000
+    python bench/truth_start.py --model my_priors.toml --draws 1500     # another spec's posterior
 """
 
 from __future__ import annotations
@@ -51,9 +52,9 @@ def left_at(k: np.ndarray, true_k: int, away: int = AWAY) -> int | None:
     return None
 
 
-def run_pair(preset: str, seed: int, draws: int) -> list[dict[str, Any]]:
+def run_pair(preset: str, seed: int, draws: int, model: str = "default") -> list[dict[str, Any]]:
     sim = simulate_cohort(preset=preset, seed=seed)
-    spec = load_spec("default")
+    spec = load_spec(model)
     data, _, _ = prepare(sim.cohort, spec)
     rows = []
     for start, labels in (("truth", true_start(sim, data)), ("kmeans", None)):
@@ -71,14 +72,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = parser(__doc__, (2, 3))
     p.add_argument("--presets", nargs="+", default=["overlap"], help="simulation presets (default: overlap)")
     p.add_argument("--draws", type=int, default=4000, help="draws per chain after 300 warm-up sweeps")
+    p.add_argument("--model", default="default", help="model spec name or TOML path (default: default)")
     args = p.parse_args(argv)
     draws = 300 if args.quick else args.draws
     presets = ["tiny"] if args.quick else args.presets
-    pairs = run_grid(presets, args.seeds, lambda preset, seed: {"rows": run_pair(preset, seed, draws)},
+    pairs = run_grid(presets, args.seeds, lambda preset, seed: {"rows": run_pair(preset, seed, draws, args.model)},
                      "running chains on")
     rows = [row for pair in pairs for row in pair["rows"]]
     write_csv(rows, args.out)
-    print(f"## Chains started at the truth and at k-means ({draws} draws after {TUNE} warm-up sweeps)\n")
+    print(f"## Chains started at the truth and at k-means, model '{args.model}' "
+          f"({draws} draws after {TUNE} warm-up sweeps)\n")
     print(markdown_table(rows, COLUMNS))
     return 0
 

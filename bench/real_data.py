@@ -1,0 +1,165 @@
+"""Recovery of known groups on real measurement data (scikit-learn's bundled data sets).
+
+Real cohorts with known subgroups and healthy controls are not public, so each data set
+below becomes one: one class plays the controls, the other classes are the patients'
+subgroups to recover. The data ship with scikit-learn (no download):
+
+- ``iris``: setosa as controls (50); versicolor and virginica as two subgroups (50 + 50);
+  4 measurements. Layouts: ``per_biomarker`` (no markers file: every measurement its own
+  module, so no co-variation is modelled), ``sepal_petal`` (two modules), ``one_module``.
+- ``wine``: cultivar 2 as controls (71); cultivars 1 and 3 as two subgroups (59 + 48); 13
+  chemical measurements, log-transformed (positive concentrations). Layouts
+  ``per_biomarker`` and ``one_module``.
+- ``breast_cancer``: benign tumours as controls (357), malignant as one group (212): the
+  true number of subgroups is 1, a check that the model does not split a group that
+  has no subgroups; 30 image features (10 measurements x mean, SE, worst),
+  ``log1p``-transformed. Layouts ``per_biomarker`` and ``by_measurement`` (10 modules
+  of 3).
+
+For each data set x layout, the default model is fitted through the same path as
+``pss-bayes fit`` (its own draws, warm-up and continuation) and compared with the
+truth as in ``bench/recovery.py``: ``k_mode``, ``p_k_mode``, ``ari``, ``gmm_k`` /
+``ari_gmm`` (diagonal ``GaussianMixture`` chosen by BIC, 5 restarts) and ``gmm_tied_k``
+/ ``ari_gmm_tied`` (the same with one full covariance matrix shared by the groups),
+``ari_lda`` (cross-validated LDA trained on the truth; none for one group), and the
+fit's own diagnostics. With a single true group the ARI of any labelling is 0 unless it
+also has one group (then 1).
+
+Run::
+
+    python bench/real_data.py                  # 3 data sets, 7 fits (about 10 minutes on 2 cores)
+    python bench/real_data.py --datasets iris  # one data set
+    python bench/real_data.py --quick          # iris, one layout, 100 + 100 sweeps x 2 chains
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn import datasets
+from sklearn.metrics import adjusted_rand_score
+from sklearn.mixture import GaussianMixture
+
+from _common import QUICK_SAMPLER, count, gmm_bic, lda_cv_labels, markdown_table, parser, write_csv
+from pss_bayes import cohort_from_frame, fit
+from pss_bayes.model.design import prepare
+from pss_bayes.model.spec import load_spec
+
+COLUMNS = ("dataset", "layout", "n_patients", "n_controls", "true_k", "k_mode", "p_k_mode", "ari", "gmm_k",
+           "ari_gmm", "gmm_tied_k", "ari_gmm_tied", "ari_lda", "max_rhat", "min_ess_bulk", "converged", "draws",
+           "wall_s")
+
+
+def _iris() -> tuple[pd.DataFrame, np.ndarray, dict[str, Callable[[Sequence[str]], list[str]]]]:
+    d = datasets.load_iris()
+    names = [n.replace(" (cm)", "").replace(" ", "_") for n in d.feature_names]
+    layouts = {"sepal_petal": lambda cols: [c.split("_")[0] for c in cols]}
+    return pd.DataFrame(d.data, columns=names), d.target, layouts
+
+
+def _wine() -> tuple[pd.DataFrame, np.ndarray, dict[str, Callable[[Sequence[str]], list[str]]]]:
+    d = datasets.load_wine()
+    names = [n.replace("/", "_") for n in d.feature_names]
+    return pd.DataFrame(np.log(d.data), columns=names), d.target, {}
+
+
+def _breast_cancer() -> tuple[pd.DataFrame, np.ndarray, dict[str, Callable[[Sequence[str]], list[str]]]]:
+    d = datasets.load_breast_cancer()
+    names = [n.replace(" ", "_") for n in d.feature_names]
+    measurement = [n.replace("mean ", "").replace("worst ", "").replace(" error", "").replace(" ", "_")
+                   for n in d.feature_names]
+    layouts = {"by_measurement": lambda cols: [measurement[names.index(c)] for c in cols]}
+    # target 0 is malignant, 1 benign: benign tumours are the controls
+    return pd.DataFrame(np.log1p(d.data), columns=names), d.target, layouts
+
+
+#: name -> (loader, control class)
+DATASETS = {"iris": (_iris, 0), "wine": (_wine, 1), "breast_cancer": (_breast_cancer, 1)}
+
+
+def cohort_table(values: pd.DataFrame, target: np.ndarray, control: int) -> tuple[pd.DataFrame, pd.Series]:
+    """The data set as a cohort table (ids, group, measurements) and each patient's true class."""
+    table = values.copy()
+    table.insert(0, "group", np.where(target == control, "control", "pSS"))
+    table.insert(0, "subject_id", [f"S{i:04d}" for i in range(len(table))])
+    truth = pd.Series(target, index=table["subject_id"])[target != control]
+    return table, truth
+
+
+def markers_table(columns: Sequence[str], modules: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame({"biomarker": list(columns), "module": list(modules), "kind": "continuous"})
+
+
+def run_one(dataset: str, layout: str, quick: bool, seed: int = 0) -> dict[str, Any]:
+    """Fit one data set with one module layout and run the baselines; one row of the table."""
+    loader, control = DATASETS[dataset]
+    values, target, layouts = loader()
+    table, truth = cohort_table(values, target, control)
+    columns = list(values.columns)
+    markers = {"per_biomarker": None, "one_module": markers_table(columns, ["all"] * len(columns))}
+    markers.update({name: markers_table(columns, modules(columns)) for name, modules in layouts.items()})
+    cohort = cohort_from_frame(table, markers[layout], source=f"{dataset}.csv")
+    started = time.perf_counter()
+    result = fit(cohort, "default", seed=seed, progress=False,
+                 **({**QUICK_SAMPLER, "extensions": 0} if quick else {}))
+    wall = time.perf_counter() - started
+
+    data, _, _ = prepare(cohort, load_spec("default"))
+    ids = data.subject_ids[data.is_patient]
+    x = np.where(data.observed[data.is_patient], data.y[data.is_patient], 0.0)
+    true = truth.loc[ids].to_numpy()
+    k_table = result.n_subgroups()
+    mode = k_table.loc[k_table["probability"].idxmax()]
+    labels = result.membership().set_index("subject_id").loc[ids, "subgroup"].to_numpy()
+    gmm_k, gmm_labels = gmm_bic(x)
+    tied_k, tied_labels = _gmm_tied_bic(x)
+    n_true = len(np.unique(true))
+    diag = result.diagnostics()
+    row = {"dataset": dataset, "layout": layout, "n_patients": len(ids), "n_controls": int((~data.is_patient).sum()),
+           "true_k": n_true, "k_mode": int(mode["k"]), "p_k_mode": float(mode["probability"]),
+           "ari": adjusted_rand_score(true, labels), "gmm_k": gmm_k, "ari_gmm": adjusted_rand_score(true, gmm_labels),
+           "gmm_tied_k": tied_k, "ari_gmm_tied": adjusted_rand_score(true, tied_labels),
+           "ari_lda": adjusted_rand_score(true, lda_cv_labels(x, true)) if n_true > 1 else None,
+           "max_rhat": diag.max_rhat, "min_ess_bulk": diag.min_ess_bulk, "converged": bool(diag.converged),
+           "draws": result.run_info.get("draws"), "wall_s": wall}
+    return {c: row[c] for c in COLUMNS}
+
+
+def _gmm_tied_bic(x: np.ndarray, k_max: int = 8) -> tuple[int, np.ndarray]:
+    """GaussianMixture with one shared full covariance, K chosen by BIC over 1..k_max: (K, labels)."""
+    fits = [GaussianMixture(k, covariance_type="tied", n_init=5, random_state=0).fit(x) for k in range(1, k_max + 1)]
+    best = int(np.argmin([f.bic(x) for f in fits]))
+    return best + 1, fits[best].predict(x)
+
+
+def layouts_of(dataset: str) -> list[str]:
+    return ["per_biomarker", *DATASETS[dataset][0]()[2], "one_module"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = parser(__doc__, (0,))
+    p.add_argument("--datasets", nargs="+", choices=list(DATASETS), help="data sets (default: all three)")
+    args = p.parse_args(argv)
+    names = args.datasets or (["iris"] if args.quick else list(DATASETS))
+    rows = []
+    for name in names:
+        for layout in layouts_of(name)[:1] if args.quick else layouts_of(name):
+            print(f"fitting {name}, {layout} ...", file=sys.stderr, flush=True)
+            rows.append(run_one(name, layout, args.quick, args.seeds[0]))
+    sampler = "quick: 100 + 100 sweeps x 2 chains" if args.quick else "the default spec's sampler settings"
+    print(f"## Real measurement data: model 'default' ({sampler})\n")
+    print(markdown_table(rows, COLUMNS))
+    print()
+    print(f"K correct in {count(rows, lambda r: r['k_mode'] == r['true_k'])}, "
+          f"ARI ≥ GMM-BIC in {count(rows, lambda r: r['ari'] >= r['ari_gmm'])}, "
+          f"converged in {count(rows, lambda r: r['converged'])}")
+    write_csv(rows, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
