@@ -21,6 +21,18 @@ so a proposal for one biomarker costs a few operations per subject. Biomarkers o
 module are updated in turn, one biomarker of every module at a time. During warm-up
 each biomarker's step size is adapted towards an acceptance rate of 0.44 (the usual
 target of a one-dimensional random walk); it is fixed while draws are kept.
+
+A factor with exactly two biomarkers is not identified: its covariance
+``diag(sigma^2) + lambda lambda'`` has three distinct entries for four parameters,
+and ``(lambda_1, lambda_2) -> (c lambda_1, lambda_2 / c)`` with each ``sigma_j^2``
+taking up the change of ``lambda_j^2`` leaves it unchanged. The posterior along
+that ridge is set by the priors, and one-biomarker moves cross it only slowly (on a
+cohort with a two-biomarker module, bulk ESS of about 300 per 16,000 draws for the
+ratio of the two loadings against 6,000 for their product). A *ridge move* proposes
+``log c`` from a normal random walk; the map is a one-parameter group with unit
+Jacobian, so the Metropolis-Hastings ratio is that of the posterior (Liu & Sabatti
+2000). With Student-t weights the likelihood is not exactly constant along the
+ridge and enters the ratio.
 """
 
 from __future__ import annotations
@@ -67,6 +79,9 @@ class VarianceShare:
         self.loading_prec = loading_sd ** -2
         self.noise_shape, self.noise_scale = noise_shape, noise_scale
         self.log_step = np.zeros(len(factor))
+        #: The two biomarkers of each two-biomarker factor, and the log step size of its ridge move.
+        self.pairs = self.blocks.index[self.blocks.sizes == 2][:, :2]
+        self.log_ridge_step = np.zeros(len(self.pairs))
 
     def step(self, rng: np.random.Generator, loading: np.ndarray, sigma2: np.ndarray, weights: np.ndarray,
              resid: np.ndarray, adapt: bool) -> np.ndarray:
@@ -98,7 +113,49 @@ class VarianceShare:
         _share_moves(index, mask, weights, resid, loading, sigma2,
                      self.log_step, noise, log_u, self.loading_prec, self.noise_shape, self.noise_scale, adapt,
                      accepted)
+        for p, pair in enumerate(self.pairs):
+            if self._ridge_move(rng, p, pair, loading, sigma2, weights, resid, adapt):
+                accepted[pair] = True
         return accepted
+
+    def _ridge_move(self, rng: np.random.Generator, p: int, pair: np.ndarray, loading: np.ndarray,
+                    sigma2: np.ndarray, weights: np.ndarray, resid: np.ndarray, adapt: bool) -> bool:
+        """One ridge move of the two-biomarker factor ``pair`` (module docstring); True if accepted."""
+        lam, sig2 = loading[pair], sigma2[pair]
+        c = np.exp(np.exp(self.log_ridge_step[p]) * rng.standard_normal())
+        lam_new, sig2_new = ridge_map(lam, sig2, c)
+        log_ratio = -np.inf
+        if np.all(sig2_new > 0):
+            w, r = weights[:, pair], resid[:, pair]
+            log_ratio = (pair_loglik(lam_new, sig2_new, w, r) - pair_loglik(lam, sig2, w, r)
+                         + self._log_prior(lam_new, sig2_new) - self._log_prior(lam, sig2))
+        if adapt:
+            self.log_ridge_step[p] += ADAPTATION_RATE * (np.exp(min(log_ratio, 0.0)) - TARGET_ACCEPTANCE)
+        if np.log(rng.uniform()) < log_ratio:
+            loading[pair], sigma2[pair] = lam_new, sig2_new
+            return True
+        return False
+
+    def _log_prior(self, lam: np.ndarray, sig2: np.ndarray) -> float:
+        return float(-0.5 * self.loading_prec * (lam ** 2).sum()
+                     - ((self.noise_shape + 1.0) * np.log(sig2) + self.noise_scale / sig2).sum())
+
+
+def ridge_map(lam: np.ndarray, sig2: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ridge move's map: loadings times ``(c, 1/c)``, each ``sigma^2`` keeping ``lambda^2 + sigma^2``."""
+    lam_new = lam * np.array([c, 1.0 / c])
+    return lam_new, sig2 + lam ** 2 - lam_new ** 2
+
+
+def pair_loglik(lam: np.ndarray, sig2: np.ndarray, weights: np.ndarray, resid: np.ndarray) -> float:
+    """Log-likelihood of a two-biomarker factor's residuals (n, 2), activity integrated out (up to a
+    constant); ``weights`` are the Student-t weights, 0 where a value is unobserved."""
+    prec = weights / sig2
+    observed = prec > 0
+    t = (prec * lam ** 2).sum(1)
+    s = (prec * lam * resid).sum(1)
+    own = np.where(observed, np.log(np.where(observed, prec, 1.0)) - prec * resid ** 2, 0.0).sum(1)
+    return float(0.5 * (own - np.log1p(t) + s ** 2 / (1.0 + t)).sum())
 
 
 @jit
