@@ -35,7 +35,8 @@ from typing import Any, Sequence
 
 from sklearn.metrics import adjusted_rand_score
 
-from _common import QUICK_SAMPLER, fit_summary, gmm_bic, lda_cv_labels, markdown_table, parser, patient_data, write_csv
+from _common import (QUICK_SAMPLER, fit_summary, gmm_bic, lda_cv_labels, markdown_table, parser, patient_data,
+                     run_grid, write_csv)
 from pss_bayes import fit, load_cohort, simulate_cohort
 from pss_bayes.data.simulation_settings import log_odds_shifts
 from recovery import COLUMNS as RECOVERY_COLUMNS
@@ -102,11 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--cohorts", nargs="+", choices=list(COHORTS), help="cohorts (default: all seven)")
     args = p.parse_args(argv)
     names = args.cohorts or (["small_k3"] if args.quick else list(COHORTS))
-    rows = []
-    for name in names:
-        for seed in args.seeds[:1] if args.quick else args.seeds:
-            print(f"fitting {name}, seed {seed} ...", file=sys.stderr, flush=True)
-            rows.append(run_one(name, seed, args.quick))
+    seeds = args.seeds[:1] if args.quick else args.seeds
+    rows = run_grid(names, seeds, lambda name, seed: run_one(name, seed, args.quick), "fitting")
     sampler = "quick: 100 + 100 sweeps x 2 chains" if args.quick else "the default spec's sampler settings"
     print(f"## Generality: model 'default' ({sampler})\n")
     print(markdown_table(rows, COLUMNS))
