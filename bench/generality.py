@@ -14,13 +14,14 @@ real cohort would; each is written to files and read back through the file contr
 - ``many_small_modules``: twelve modules of 2 or 3 biomarkers (six of two), 4 subgroups;
 - ``high_missing``: the default design with 30% of the values missing;
 - ``strong_cov_k2``: 2 subgroups, within-module co-variation 0.85 (default 0.6);
-- ``few_controls``: the default design with 40 controls instead of 330.
+- ``few_controls``: the default design with 40 controls instead of 330;
+- ``wide_60``: 60 continuous biomarkers in eight modules of 5 to 12.
 
 Columns as in ``bench/recovery.py`` (``cohort`` instead of ``preset``), summary as there.
 
 Run::
 
-    python bench/generality.py                        # 7 cohorts (about 15 minutes on 2 cores)
+    python bench/generality.py                        # 8 cohorts (about 15 minutes on 2 cores)
     python bench/generality.py --cohorts small_k3 --seeds 11 12
     python bench/generality.py --quick                # small_k3, 100 + 100 sweeps x 2 chains
 """
@@ -76,6 +77,11 @@ COHORTS: dict[str, dict[str, Any]] = {
         binary_shifts=tuple(zip(log_odds_shifts(0.03, (0.9, 0.1)), log_odds_shifts(0.01, (0.6, 0.05)),
                                 log_odds_shifts(0.05, (0.5, 0.1))))),
     "few_controls": dict(n_controls=40),
+    "wide_60": dict(
+        modules=(("interferon", 12), ("inflammation", 8), ("b_cell", 8), ("t_cell", 6), ("cytokines", 10),
+                 ("neutrophil", 6), ("platelet", 5), ("nk_cell", 5)),
+        module_effects=((2.2, 0.3, 1.3, 0.0, 0.9, 0.0, 0.0, 0.0), (0.0,) * 8, (1.2, 2.0, 0.0, -0.4, 1.5, 0.0, 0.5, 0.0),
+                        (0.3, 0.0, 1.0, -1.8, 0.0, 0.0, 0.0, 0.8))),
 }
 
 
@@ -100,7 +106,7 @@ def run_one(name: str, seed: int, quick: bool) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = parser(__doc__, (11,))
-    p.add_argument("--cohorts", nargs="+", choices=list(COHORTS), help="cohorts (default: all seven)")
+    p.add_argument("--cohorts", nargs="+", choices=list(COHORTS), help="cohorts (default: all eight)")
     args = p.parse_args(argv)
     names = args.cohorts or (["small_k3"] if args.quick else list(COHORTS))
     seeds = args.seeds[:1] if args.quick else args.seeds
