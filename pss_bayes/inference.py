@@ -21,8 +21,7 @@ from pss_bayes.model.chain import Chain, join_traces
 from pss_bayes.model.design import prepare
 from pss_bayes.model.spec import ModelSpec, load_spec
 from pss_bayes.posterior.assemble import build_inference_data, relabel_traces, stack_chains
-from pss_bayes.posterior.diagnostics import diagnose
-from pss_bayes.result import FitResult
+from pss_bayes.result import FitResult, diagnose_fit
 
 _PROGRESS_EVERY = 25
 # Each chain runs single-threaded: its matrices are small, and BLAS threads competing with the
@@ -95,8 +94,7 @@ def fit(cohort: Cohort, spec: ModelSpec | str = "default", *, seed: int = 0, dra
     kept = draws
     while True:
         idata = _posterior(traces, data, spec, attrs, k)
-        diag = diagnose(idata.posterior, idata.sample_stats,
-                        k_max=spec.mixture.k_max if spec.mixture.sparse else None)
+        diag = diagnose_fit(idata, spec)
         if diag.converged or len(continued) == extensions:
             break
         continued.append({"after_draws": kept, "warnings": diag.warnings})

@@ -27,6 +27,12 @@ from pss_bayes.posterior import summaries
 from pss_bayes.posterior.diagnostics import Diagnostics, diagnose
 
 
+def diagnose_fit(idata: az.InferenceData, spec: ModelSpec) -> Diagnostics:
+    """The convergence checks and model warnings of a fit's posterior under ``spec``."""
+    mixture = spec.mixture
+    return diagnose(idata.posterior, idata.sample_stats, k_max=mixture.k_max if mixture.sparse else None)
+
+
 @dataclass(eq=False)
 class FitResult:
     """A fitted control-referenced mixture.
@@ -88,9 +94,7 @@ class FitResult:
 
     @cached_property
     def _diagnostics(self) -> Diagnostics:
-        mixture = self.spec.mixture
-        return diagnose(self.idata.posterior, self.idata.sample_stats,
-                        k_max=mixture.k_max if mixture.sparse else None)
+        return diagnose_fit(self.idata, self.spec)
 
     def diagnostics(self) -> Diagnostics:
         """Convergence checks (``converged`` is false if any fails) and model warnings."""

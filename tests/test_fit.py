@@ -77,7 +77,7 @@ def test_converged_fit_is_not_continued(tiny_sim, monkeypatch):
     from pss_bayes.posterior.diagnostics import Diagnostics
 
     passed = Diagnostics(converged=True, max_rhat=1.0, min_ess_bulk=1000.0, divergences=0, chains_agree=True)
-    monkeypatch.setattr(inference, "diagnose", lambda posterior, stats, **options: passed)
+    monkeypatch.setattr(inference, "diagnose_fit", lambda idata, spec: passed)
     result = fit(tiny_sim.cohort, "default", seed=4, draws=20, tune=20, chains=2, n_jobs=1, progress=False)
     assert result.run_info["continued"] == [] and result.idata.posterior.sizes["draw"] == 20
 
