@@ -58,9 +58,10 @@ def data_warnings(cohort: Cohort) -> tuple[str, ...]:
 
     Binary markers that no healthy control (or every healthy control) is positive
     for, whose control reference then rests on the prior, biomarkers missing
-    for more than :data:`HIGH_MISSINGNESS` of a group, and several continuous
+    for more than :data:`HIGH_MISSINGNESS` of a group, several continuous
     biomarkers with no module holding two of them (the model's within-subgroup
-    co-variation is per module, so it then has none).
+    co-variation is per module, so it then has none), and batch levels (centres)
+    with patients but no controls (their offset is confounded with the subgroups).
     """
     messages = []
     continuous = [m for m, kind in zip(cohort.markers.modules, cohort.markers.kinds) if kind == CONTINUOUS]
@@ -74,6 +75,13 @@ def data_warnings(cohort: Cohort) -> tuple[str, ...]:
             which = "no healthy control is" if row.positive_controls == 0.0 else "every healthy control is"
             messages.append(f"binary marker '{row.biomarker}': {which} positive; its control "
                             "reference rests on the prior.")
+    if cohort.batch is not None:
+        batch = np.asarray(cohort.batch).astype(str)
+        without = sorted(set(batch[cohort.is_patient]) - set(batch[~cohort.is_patient]))
+        if without:
+            messages.append(f"{cohort.batch_name} {', '.join(repr(str(b)) for b in without)}: patients but no "
+                            "controls, so the offset of the batch cannot be measured on controls and is "
+                            "confounded with its patients' subgroups.")
     for row in _missingness(cohort).itertuples(index=False):
         for group, fraction in (("patients", row.missing_patients), ("controls", row.missing_controls)):
             if fraction > HIGH_MISSINGNESS:

@@ -113,3 +113,11 @@ def test_warning_when_no_module_holds_two_continuous_biomarkers(frame):
     with pytest.warns(CohortWarning, match="every continuous biomarker is its own module"):
         cohort = cohort_from_frame(frame)
     assert any("declare the modules in a markers file" in w for w in cohort.summary().warnings)
+
+
+def test_warning_for_a_batch_level_without_controls(frame, markers):
+    frame.loc[frame["group"] == "pSS", "centre"] = frame.loc[frame["group"] == "pSS", "centre"].where(
+        frame.loc[frame["group"] == "pSS"].index % 2 == 0, "Lund")
+    with pytest.warns(CohortWarning, match="centre 'Lund': patients but no controls"):
+        cohort = cohort_from_frame(frame, markers, batch="centre", drop_missing_covariates=True)
+    assert any("'Lund'" in w for w in cohort.summary().warnings)
