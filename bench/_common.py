@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from pss_bayes import FitResult, ModelSpec, fit, load_spec
+from pss_bayes import Cohort, FitResult, ModelSpec, fit, load_spec
 from pss_bayes.data.simulate import SimulatedCohort
 from pss_bayes.model.design import prepare
 
@@ -56,20 +57,27 @@ class PatientData:
         return self.imputed[:, ~self.is_binary]
 
 
+def patients_of(cohort: Cohort, truth: pd.Series) -> PatientData:
+    """A cohort's patients on the model's control-referenced scale, with their true group
+    (``truth``: indexed by subject id)."""
+    data, _, _ = prepare(cohort, load_spec("default"))
+    ids = data.subject_ids[data.is_patient]
+    return PatientData(y=data.y[data.is_patient], observed=data.observed[data.is_patient],
+                       is_binary=np.asarray(data.is_binary), subject_ids=ids, truth=truth.loc[ids].to_numpy())
+
+
 def patient_data(sim: SimulatedCohort) -> PatientData:
     """The simulated patients on the model's control-referenced scale, with their true subgroup."""
-    data, _, _ = prepare(sim.cohort, load_spec("default"))
-    ids = data.subject_ids[data.is_patient]
-    truth = sim.truth.set_index("subject_id").loc[ids, "subgroup"].to_numpy()
-    return PatientData(y=data.y[data.is_patient], observed=data.observed[data.is_patient],
-                       is_binary=np.asarray(data.is_binary), subject_ids=ids, truth=truth)
+    return patients_of(sim.cohort, sim.truth.set_index("subject_id")["subgroup"])
 
 
-def gmm_bic(x: np.ndarray, k_max: int = GMM_K_MAX, seed: int = GMM_SEED) -> tuple[int, np.ndarray]:
-    """Diagonal GaussianMixture with K chosen by BIC over 1..k_max: (K, labels)."""
+def gmm_bic(x: np.ndarray, k_max: int = GMM_K_MAX, seed: int = GMM_SEED,
+            covariance_type: str = "diag") -> tuple[int, np.ndarray]:
+    """GaussianMixture (diagonal unless ``covariance_type`` says otherwise, 5 restarts) with K chosen
+    by BIC over 1..k_max: (K, labels)."""
     best: tuple[float, int, np.ndarray] | None = None
     for k in range(1, k_max + 1):
-        gmm = GaussianMixture(k, covariance_type="diag", n_init=5, random_state=seed).fit(x)
+        gmm = GaussianMixture(k, covariance_type=covariance_type, n_init=5, random_state=seed).fit(x)
         bic = gmm.bic(x)
         if best is None or bic < best[0]:
             best = (bic, k, gmm.predict(x))

@@ -42,12 +42,10 @@ import numpy as np
 import pandas as pd
 from sklearn import datasets
 from sklearn.metrics import adjusted_rand_score
-from sklearn.mixture import GaussianMixture
 
-from _common import QUICK_SAMPLER, count, gmm_bic, lda_cv_labels, markdown_table, parser, write_csv
+from _common import (QUICK_SAMPLER, count, fit_summary, gmm_bic, lda_cv_labels, markdown_table, parser, patients_of,
+                     write_csv)
 from pss_bayes import cohort_from_frame, fit
-from pss_bayes.model.design import prepare
-from pss_bayes.model.spec import load_spec
 
 COLUMNS = ("dataset", "layout", "n_patients", "n_controls", "true_k", "k_mode", "p_k_mode", "ari", "gmm_k",
            "ari_gmm", "gmm_tied_k", "ari_gmm_tied", "ari_lda", "max_rhat", "min_ess_bulk", "converged", "draws",
@@ -108,32 +106,17 @@ def run_one(dataset: str, layout: str, quick: bool, seed: int = 0) -> dict[str, 
                  **({**QUICK_SAMPLER, "extensions": 0} if quick else {}))
     wall = time.perf_counter() - started
 
-    data, _, _ = prepare(cohort, load_spec("default"))
-    ids = data.subject_ids[data.is_patient]
-    x = np.where(data.observed[data.is_patient], data.y[data.is_patient], 0.0)
-    true = truth.loc[ids].to_numpy()
-    k_table = result.n_subgroups()
-    mode = k_table.loc[k_table["probability"].idxmax()]
-    labels = result.membership().set_index("subject_id").loc[ids, "subgroup"].to_numpy()
+    patients = patients_of(cohort, truth)
+    x, true = patients.imputed, patients.truth
     gmm_k, gmm_labels = gmm_bic(x)
-    tied_k, tied_labels = _gmm_tied_bic(x)
+    tied_k, tied_labels = gmm_bic(x, covariance_type="tied")
     n_true = len(np.unique(true))
-    diag = result.diagnostics()
-    row = {"dataset": dataset, "layout": layout, "n_patients": len(ids), "n_controls": int((~data.is_patient).sum()),
-           "true_k": n_true, "k_mode": int(mode["k"]), "p_k_mode": float(mode["probability"]),
-           "ari": adjusted_rand_score(true, labels), "gmm_k": gmm_k, "ari_gmm": adjusted_rand_score(true, gmm_labels),
+    row = {"dataset": dataset, "layout": layout, "n_patients": len(true),
+           "n_controls": int((~cohort.is_patient).sum()), "true_k": n_true, **fit_summary(result, patients),
+           "gmm_k": gmm_k, "ari_gmm": adjusted_rand_score(true, gmm_labels),
            "gmm_tied_k": tied_k, "ari_gmm_tied": adjusted_rand_score(true, tied_labels),
-           "ari_lda": adjusted_rand_score(true, lda_cv_labels(x, true)) if n_true > 1 else None,
-           "max_rhat": diag.max_rhat, "min_ess_bulk": diag.min_ess_bulk, "converged": bool(diag.converged),
-           "draws": result.run_info.get("draws"), "wall_s": wall}
+           "ari_lda": adjusted_rand_score(true, lda_cv_labels(x, true)) if n_true > 1 else None, "wall_s": wall}
     return {c: row[c] for c in COLUMNS}
-
-
-def _gmm_tied_bic(x: np.ndarray, k_max: int = 8) -> tuple[int, np.ndarray]:
-    """GaussianMixture with one shared full covariance, K chosen by BIC over 1..k_max: (K, labels)."""
-    fits = [GaussianMixture(k, covariance_type="tied", n_init=5, random_state=0).fit(x) for k in range(1, k_max + 1)]
-    best = int(np.argmin([f.bic(x) for f in fits]))
-    return best + 1, fits[best].predict(x)
 
 
 def layouts_of(dataset: str) -> list[str]:
