@@ -75,13 +75,12 @@ def data_warnings(cohort: Cohort) -> tuple[str, ...]:
             which = "no healthy control is" if row.positive_controls == 0.0 else "every healthy control is"
             messages.append(f"binary marker '{row.biomarker}': {which} positive; its control "
                             "reference rests on the prior.")
-    if cohort.batch is not None:
-        batch = np.asarray(cohort.batch).astype(str)
-        without = sorted(set(batch[cohort.is_patient]) - set(batch[~cohort.is_patient]))
-        if without:
-            messages.append(f"{cohort.batch_name} {', '.join(repr(str(b)) for b in without)}: patients but no "
-                            "controls, so the offset of the batch cannot be measured on controls and is "
-                            "confounded with its patients' subgroups.")
+    counts = _batch_counts(cohort)
+    without = counts.loc[(counts["patients"] > 0) & (counts["controls"] == 0), "batch"]
+    if len(without):
+        messages.append(f"{cohort.batch_name} {', '.join(repr(str(b)) for b in without)}: patients but no "
+                        "controls, so the offset of the batch cannot be measured on controls and is "
+                        "confounded with its patients' subgroups.")
     for row in _missingness(cohort).itertuples(index=False):
         for group, fraction in (("patients", row.missing_patients), ("controls", row.missing_controls)):
             if fraction > HIGH_MISSINGNESS:
