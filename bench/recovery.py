@@ -25,7 +25,7 @@ A summary per preset and overall follows: K correct, ARI >= GMM-BIC, ARI within
 
 Run::
 
-    python bench/recovery.py                 # 8 presets x 5 seeds = 40 fits (most of an hour on 2 cores)
+    python bench/recovery.py                 # 9 presets x 5 seeds = 45 fits (about an hour on 2 cores)
     python bench/recovery.py --quick         # 1 preset, 1 seed, 100 + 100 sweeps x 2 chains
     python bench/recovery.py --model normal --presets heavy_tails --seeds 0 1 --out bench/results/recovery.csv
     python bench/recovery.py --presets default --effect-scale 0.7     # module effects at 70%
@@ -43,7 +43,7 @@ from _common import (count, fit_summary, gmm_bic, lda_cv_labels, markdown_table,
 from pss_bayes import load_spec, simulate_cohort
 from pss_bayes.data.simulation_settings import PRESETS as SIMULATION_PRESETS
 
-PRESETS = ("default", "overlap", "covariation", "heavy_tails", "missing", "k2", "k3", "k5")
+PRESETS = ("default", "overlap", "covariation", "heavy_tails", "missing", "patient_spread", "k2", "k3", "k5")
 DEFAULT_SEEDS = (0, 1, 2, 3, 4)
 COLUMNS = ("preset", "seed", "true_k", "k_mode", "p_k_mode", "ari", "gmm_k", "ari_gmm", "ari_lda", "ece",
            "max_rhat", "min_ess_bulk", "converged", "draws", "wall_s")
@@ -83,7 +83,7 @@ def summary_line(name: str, rows: Sequence[dict[str, Any]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     p = parser(__doc__, DEFAULT_SEEDS)
     p.add_argument("--model", default="default", help="model spec name or TOML path (default: default)")
-    p.add_argument("--presets", nargs="+", choices=PRESETS, help="simulation presets (default: all eight)")
+    p.add_argument("--presets", nargs="+", choices=PRESETS, help="simulation presets (default: all nine)")
     p.add_argument("--effect-scale", type=float, default=1.0,
                    help="multiply every preset's subgroup-by-module effects by this (binary markers' "
                         "shifts unchanged), to see where recovery breaks down (default: 1)")

@@ -10,13 +10,14 @@ Generative model, per subject ``i`` and continuous biomarker ``j`` of module ``m
 (latent scale, in control-SD units)::
 
     z_ij = delta_{k(i), j}                       (0 for controls)
-         + loading_j * a_{i, m}                  a_{i, m} ~ N(0, module_covariation^2)
+         + s_k * (loading_j * a_{i, m}           a_{i, m} ~ N(0, module_covariation^2)
+                  + sqrt(v_j) * e_ij)            e ~ N(0, 1) or unit-variance Student-t
          + b_{centre(i), j}                      b ~ N(0, centre_sd^2)
          + age_j * (age_i - age_reference) / 10
-         + sqrt(v_j) * e_ij                      e ~ N(0, 1) or unit-variance Student-t
 
     delta_{k, j} = module_effects[k, m] + d_{k, j},   d ~ N(0, effect_sd^2)
 
+``s_k`` is subgroup ``k``'s ``patient_spread`` (1 for controls and by default).
 ``v_j`` is chosen so that a control's latent value has variance 1, which makes
 ``delta`` the true subject-average deviation from controls in control SDs (given
 age). Raw values are ``baseline_j + raw_sd_j * z_ij``: genes on a log2
@@ -31,9 +32,10 @@ completely at random and the rows shuffled.
 What it does NOT model: subgroup membership depending on age, sex or centre;
 centres that recruit patients and controls in different proportions; any effect
 of sex; non-linear age effects; correlation between modules or between
-autoantibodies and the continuous markers beyond the shared subgroup; different
-co-variation in patients and controls; disease activity, treatment, time;
-limits of detection, censoring or missingness that depends on the value.
+autoantibodies and the continuous markers beyond the shared subgroup; patients'
+co-variation differing from the controls' other than by one ``patient_spread`` factor
+per subgroup; disease activity, treatment, time; limits of detection, censoring or
+missingness that depends on the value.
 
 Every draw comes from ``numpy.random.default_rng(seed)`` (split into independent
 streams), so the same seed and settings give the same cohort and byte-identical
@@ -297,8 +299,10 @@ def _simulate(s: SimulationSettings, preset: str, seed: int, subject_seed: int |
         noise = value_rng.standard_t(s.noise_df, (n, n_cont)) * np.sqrt((s.noise_df - 2) / s.noise_df)
     else:
         noise = value_rng.standard_normal((n, n_cont))
-    z = (activity[:, module_of] * loading + centre_offset[centre]
-         + np.outer((age - s.age_reference) / 10.0, age_slope) + noise * np.sqrt(noise_var))
+    within = activity[:, module_of] * loading + noise * np.sqrt(noise_var)
+    if s.patient_spread:
+        within[:n_p] *= np.asarray(s.patient_spread)[subgroup][:, None]
+    z = within + centre_offset[centre] + np.outer((age - s.age_reference) / 10.0, age_slope)
     z[:n_p] += delta[subgroup]
     continuous = baseline + raw_sd * z
 

@@ -77,6 +77,10 @@ class SimulationSettings:
         co-vary within a subgroup.
     loading_range
         Range of the uniform draw of each biomarker's loading on its module activity.
+    patient_spread
+        Per subgroup, the SD of its patients' within-subgroup variation (module
+        activity and noise) relative to the controls' (empty: 1 for all, patients
+        as spread as controls). Centre and age effects are not scaled.
     noise, noise_df
         Measurement noise family (``"normal"`` or ``"student_t"``) and, for
         Student-t, its degrees of freedom (> 2; the noise is scaled to the
@@ -126,6 +130,7 @@ class SimulationSettings:
     effect_sd: float = 0.25
     module_covariation: float = 0.6
     loading_range: tuple[float, float] = (0.7, 1.0)
+    patient_spread: tuple[float, ...] = ()
     noise: str = "normal"
     noise_df: float = 5.0
     n_centres: int = 7
@@ -167,6 +172,7 @@ class SimulationSettings:
         """Sequence-valued fields as (nested) tuples of the right scalar types."""
         normalised = {
             "subgroup_weights": tuple(float(w) for w in self.subgroup_weights),
+            "patient_spread": tuple(float(v) for v in self.patient_spread),
             "modules": tuple((str(m), int(n)) for m, n in self.modules),
             "module_effects": _tuple2(self.module_effects),
             "age_effects": tuple((str(m), float(e)) for m, e in self.age_effects),
@@ -201,6 +207,8 @@ class SimulationSettings:
             problems.append(f"n_controls={self.n_controls}; at least 3 controls are needed")
         if k == 0 or min(self.subgroup_weights) <= 0:
             problems.append("subgroup_weights must be one or more positive numbers")
+        if self.patient_spread and (len(self.patient_spread) != k or min(self.patient_spread) <= 0):
+            problems.append(f"patient_spread must be empty or {k} positive numbers (one per subgroup)")
         if not self.modules or min(n for _, n in self.modules) < 1:
             problems.append("modules must list at least one module, each with at least 1 biomarker")
         if len(set(self.module_names) | {self.binary_module}) != n_modules + 1:
@@ -276,6 +284,7 @@ PRESETS: dict[str, SimulationSettings] = {
     "covariation": replace(_DEFAULT, module_covariation=0.9),
     "heavy_tails": replace(_DEFAULT, noise="student_t", noise_df=3.0),
     "missing": replace(_DEFAULT, missing_fraction=0.10, binary_missing_fraction=0.05),
+    "patient_spread": replace(_DEFAULT, patient_spread=(1.4, 1.2, 1.4, 1.3)),
     "one_subgroup": replace(
         _DEFAULT, subgroup_weights=(1.0,), module_effects=((1.5, 0.8, 0.8, -0.5, 1.0),),
         binary_shifts=tuple(zip(log_odds_shifts(0.03, (0.70,)), log_odds_shifts(0.01, (0.40,)),

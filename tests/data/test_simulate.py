@@ -185,6 +185,24 @@ def test_covariation_and_heavy_tails_presets_change_the_data():
     assert extreme[1] > 3 * extreme[0]
 
 
+
+def test_patient_spread_scales_each_subgroups_within_variation_only():
+    plain = simulate_cohort(seed=0, n_patients=2000, n_controls=50)
+    wide = simulate_cohort(seed=0, n_patients=2000, n_controls=50, patient_spread=(2.0, 1.0, 1.0, 0.5))
+    scaled = [scaled_frame(s).loc[s.truth["subject_id"]] for s in (plain, wide)]
+    continuous = [b for b, binary in zip(plain.cohort.biomarker_names, plain.cohort.markers.is_binary) if not binary]
+    subgroup = plain.truth["subgroup"].to_numpy()
+    means, sds = [], []
+    for frame in scaled:
+        grouped = frame[continuous].groupby(subgroup)
+        means.append(grouped.mean().to_numpy())
+        sds.append(grouped.std().to_numpy())
+    ratio = np.median(sds[1] / sds[0], axis=1)            # per subgroup (centre and age effects are not scaled)
+    assert 1.6 < ratio[0] < 2.0 and ratio[1] == pytest.approx(1.0) and 0.5 < ratio[3] < 0.65
+    np.testing.assert_allclose(means[1], means[0], atol=0.15)
+    with pytest.raises(SimulationError, match="patient_spread"):
+        simulate_cohort(seed=0, patient_spread=(1.0, 2.0))
+
 # --- new patients of the same population ---------------------------------------
 def test_new_patients_come_from_the_cohorts_population():
     sim = simulate_cohort(preset="tiny", seed=3, n_patients=400)
