@@ -5,7 +5,8 @@ subject ``i`` and posterior draw ``s``, the log predictive density of the
 subject's whole row with every subject-level latent variable integrated out:
 the subgroup label (summed over the mixture's components, weighted by the
 draw's weights; controls have no label), the module activities ``a ~ N(0, 1)``
-and, for the Student-t family, the scale-mixture weights.
+and, for the Student-t family, the scale-mixture weights. A patient's noise and
+activity terms are scaled by its module's patient spread.
 
 - Normal family: the activities are integrated in closed form
   (:func:`pss_bayes.model.likelihood.component_loglik`), so the term is exact.
@@ -69,8 +70,11 @@ def _draw_arrays(result: FitResult, draws: np.ndarray) -> dict[str, np.ndarray]:
     with np.errstate(divide="ignore"):
         log_weights = np.log(flat("component_weight"))
     df = flat("df") if "df" in post else np.full(n_samples, result.spec.likelihood.df)
+    patient_scale = (np.nan_to_num(flat("patient_spread"), nan=1.0) ** 2 if "patient_spread" in post
+                     else np.ones((n_samples, post.sizes["module"])))
     return {"fixed": fixed, "delta": flat("component_effect"), "log_weights": log_weights,
-            "sigma": np.nan_to_num(flat("sigma"), nan=1.0), "loading": flat("loading"), "df": df}
+            "sigma": np.nan_to_num(flat("sigma"), nan=1.0), "loading": flat("loading"), "df": df,
+            "patient_scale": patient_scale}
 
 
 def _design_rows(result: FitResult, cohort: Cohort) -> tuple[ModelData, np.ndarray]:
@@ -238,14 +242,22 @@ def pointwise_loglik(result: FitResult, cohort: Cohort | None = None, *, max_dra
         log_prior = np.where(patients[:, None], np.r_[-np.inf, p["log_weights"][s]],
                              np.r_[0.0, np.full(len(p["log_weights"][s]), -np.inf)])
         binary = _binary_loglik(eta0[:, b], data.y[:, b], data.observed[:, b], delta[:, b])
-        if student:
-            comp = student_component_loglik(resid0, obs_c, p["sigma"][s], p["df"][s], p["loading"][s], activity_map,
-                                            np.where(b, 0.0, delta), offset=log_prior + binary, nodes=nodes)
-        else:
-            prec = np.where(obs_c, p["sigma"][s] ** -2, 0.0)
-            no_binary = np.zeros((data.n_subjects, 0))
-            comp = component_loglik(resid0, prec, p["loading"][s], activity_map,
-                                    np.where(b, 0.0, delta), no_binary, no_binary, no_binary, delta[:, :0])
+        comp = np.empty_like(binary)
+        # A patient's noise and activity have the module's patient scale times a control's variance.
+        for rows, multiple in ((patients, p["patient_scale"][s][data.module]), (~patients, 1.0)):
+            if not rows.any():
+                continue
+            root = np.sqrt(multiple)
+            if student:
+                comp[rows] = student_component_loglik(
+                    resid0[rows], obs_c[rows], p["sigma"][s] * root, p["df"][s], p["loading"][s] * root,
+                    activity_map, np.where(b, 0.0, delta), offset=(log_prior + binary)[rows], nodes=nodes)
+            else:
+                prec = np.where(obs_c[rows], (p["sigma"][s] * root) ** -2, 0.0)
+                no_binary = np.zeros((int(rows.sum()), 0))
+                comp[rows] = component_loglik(resid0[rows], prec, p["loading"][s] * root, activity_map,
+                                              np.where(b, 0.0, delta), no_binary, no_binary, no_binary,
+                                              delta[:, :0])
         out[s] = logsumexp(comp + binary + log_prior, axis=1)
     return xr.DataArray(out.reshape(chains, draws, -1), dims=("chain", "draw", "subject"),
                         coords={"chain": post.coords["chain"], "draw": post.coords["draw"][kept],

@@ -53,6 +53,9 @@ def write_fit_dir(result: FitResult, out: str | Path, command: list[str] | None 
     table("n_subgroups.csv", result.n_subgroups())
     table("effects.csv", result.effects())
     table("module_effects.csv", result.module_effects())
+    spread = result.patient_spread()
+    if len(spread):
+        table("patient_spread.csv", spread)
     path = out / "diagnostics.json"
     path.write_text(json.dumps(diag.to_dict(), indent=2) + "\n")
     written.append(path)

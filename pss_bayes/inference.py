@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from pss_bayes import __version__
 from pss_bayes.data.cohort import Cohort
 from pss_bayes.model.chain import Chain, join_traces
-from pss_bayes.model.design import prepare
+from pss_bayes.model.design import prepare, spread_modules
 from pss_bayes.model.spec import ModelSpec, load_spec
 from pss_bayes.posterior.assemble import build_inference_data, relabel_traces, stack_chains
 from pss_bayes.result import FitResult, diagnose_fit
@@ -119,7 +119,8 @@ def _posterior(traces: list[dict[str, np.ndarray]], data, spec: ModelSpec, attrs
     stacked = stack_chains(traces)
     labels = relabel_traces(stacked, fixed_k=not spec.mixture.sparse, k=k)
     return build_inference_data(stacked, data, labels, {**attrs, "k_reported": str(labels.k)},
-                                estimated_df=spec.likelihood.df_estimated and not data.is_binary.all())
+                                estimated_df=spec.likelihood.df_estimated and not data.is_binary.all(),
+                                spread=spread_modules(data, spec))
 
 
 class _ChainRunner:

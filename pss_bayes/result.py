@@ -88,6 +88,13 @@ class FitResult:
         return summaries.module_effects_table(self.idata.posterior, const["module_of"].to_numpy().astype(str),
                                               const["is_binary"].to_numpy())
 
+    def patient_spread(self) -> pd.DataFrame:
+        """Per module, the patients' within-subgroup SD over the controls' SD: mean, 94% HDI, P(above 1).
+
+        Empty when the spec does not estimate it.
+        """
+        return summaries.patient_spread_table(self.idata.posterior)
+
     def coclustering(self) -> pd.DataFrame:
         """Posterior probability that two patients share a subgroup."""
         return summaries.coclustering_matrix(self.idata.posterior)

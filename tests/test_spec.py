@@ -8,14 +8,16 @@ from pss_bayes.model.spec import ModelSpec, available_specs, load_spec
 
 def test_shipped_specs_load_by_name():
     names = available_specs()
-    assert {"default", "normal", "diagonal", "plain"} <= set(names)
+    assert {"default", "normal", "diagonal", "plain", "equal_spread"} <= set(names)
     assert load_spec("normal").likelihood.family == "normal"
     assert load_spec("default").likelihood.family == "student_t"
     assert load_spec("diagonal").covariation.enabled is False
     plain = load_spec("plain")
     assert plain.likelihood.family == "normal" and plain.covariation.enabled is False
     default = load_spec("default")
-    for section in ("mixture", "likelihood", "covariation", "priors", "sampler"):
+    assert default.patient_spread.enabled and not load_spec("equal_spread").patient_spread.enabled
+    assert not plain.patient_spread.enabled
+    for section in ("mixture", "likelihood", "covariation", "patient_spread", "priors", "sampler"):
         assert getattr(default, section) == getattr(ModelSpec(), section)
 
 
@@ -33,6 +35,7 @@ def test_spec_from_path_and_partial_sections(tmp_path):
     ("[prior]\nx = 1\n", r"unknown top-level key\(s\) \['prior'\]"),
     ('[likelihood]\nfamily = "cauchy"\n', "likelihood.family is 'cauchy'"),
     ("[priors]\nbatch_sd = -1\n", "priors.batch_sd must be positive"),
+    ("[patient_spread]\nprior_shape = 0\n", "patient_spread.prior_shape must be positive"),
     ("[mixture]\nk_max = 'ten'\n", "k_max = 'ten' is not a valid int"),
     ("[covariation]\nenabled = 1\n", "enabled = 1 is not a valid bool"),
     ("[sampler]\nextensions = -1\n", "tune and extensions >= 0"),

@@ -16,13 +16,21 @@ import numpy as np
 from scipy import stats
 from scipy.special import gammaln, logsumexp
 
-from pss_bayes.model.design import ModelData
+from pss_bayes.model.design import ModelData, continuous_modules, entry_scale
 from pss_bayes.model.spec import ModelSpec
 
 
 def subgroup_effects(data: ModelData, params: Mapping[str, np.ndarray]) -> np.ndarray:
     """``delta = theta[:, module] + sqrt(tau2)[module] * eta`` (components x biomarkers)."""
     return params["theta"][:, data.module] + np.sqrt(params["tau2"])[data.module] * params["eta"]
+
+
+def variance_multiple(data: ModelData, params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """(n, J) variance multiple of every entry: the module's ``patient_scale`` for patients, 1 otherwise."""
+    module_scale = np.ones(data.n_modules)
+    if "patient_scale" in params:
+        module_scale[continuous_modules(data)] = params["patient_scale"]
+    return entry_scale(data, module_scale)
 
 
 def linear_predictor(data: ModelData, params: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -34,7 +42,8 @@ def linear_predictor(data: ModelData, params: Mapping[str, np.ndarray]) -> np.nd
         eta0 += params["batch_effect"].T[data.batch]
     loaded = np.flatnonzero(data.activity >= 0)
     if loaded.size:
-        eta0[:, loaded] += params["activity"][:, data.activity[loaded]] * params["loading"]
+        eta0[:, loaded] += (params["activity"][:, data.activity[loaded]] * params["loading"]
+                            * np.sqrt(variance_multiple(data, params)[:, loaded]))
     return eta0
 
 
@@ -66,7 +75,7 @@ def pointwise_log_likelihood(data: ModelData, spec: ModelSpec, params: Mapping[s
     y = data.y[:, None, :]
     terms = np.zeros(mu.shape)
     if continuous.any():
-        sigma = np.sqrt(params["sigma2"])
+        sigma = np.sqrt(params["sigma2"] * variance_multiple(data, params)[:, None, continuous])
         loc, val = mu[..., continuous], y[..., continuous]
         if spec.likelihood.family == "student_t":
             terms[..., continuous] = stats.t.logpdf(val, degrees_of_freedom(spec, params), loc=loc, scale=sigma)
@@ -94,6 +103,9 @@ def log_prior(data: ModelData, spec: ModelSpec, params: Mapping[str, np.ndarray]
         total += stats.norm.logpdf(params["activity"]).sum()
     if (~data.is_binary).any():
         total += stats.invgamma.logpdf(params["sigma2"], p.noise_shape, scale=p.noise_scale).sum()
+        if "patient_scale" in params:
+            spread = spec.patient_spread
+            total += stats.invgamma.logpdf(params["patient_scale"], spread.prior_shape, scale=spread.prior_scale).sum()
         like = spec.likelihood
         if like.df_estimated:
             total += stats.gamma.logpdf(params["df"], like.df_prior_shape, scale=1.0 / like.df_prior_rate)
@@ -122,7 +134,8 @@ def joint_log_density(data: ModelData, spec: ModelSpec, params: Mapping[str, np.
     params
         Untransformed values by PyMC variable name: ``baseline`` (J,),
         ``covariate_effect`` (J, P) and ``batch_effect`` (J, C) where present,
-        ``sigma2`` (continuous markers), ``loading`` (markers with an activity
+        ``sigma2`` (continuous markers), ``patient_scale`` (modules with continuous
+        markers, when the spec enables it), ``loading`` (markers with an activity
         factor) and ``activity`` (n, F) where present, ``df`` (Student-t degrees of
         freedom, when estimated), ``theta`` (K, M), ``tau2``
         (M,), ``eta`` (K, J), ``concentration`` (sparse mixture only) and

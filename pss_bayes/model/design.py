@@ -154,6 +154,25 @@ def activity_factors(cohort: Cohort, spec: ModelSpec) -> np.ndarray:
     return activity
 
 
+def continuous_modules(data: ModelData) -> np.ndarray:
+    """(M,) bool: the modules with at least one continuous biomarker."""
+    return np.isin(np.arange(data.n_modules), data.module[~data.is_binary])
+
+
+def spread_modules(data: ModelData, spec: ModelSpec) -> np.ndarray:
+    """(M,) bool: the modules with a patient scale (continuous biomarkers, and the spec enables it)."""
+    return continuous_modules(data) & spec.patient_spread.enabled
+
+
+def entry_scale(data: ModelData, module_scale: np.ndarray) -> np.ndarray:
+    """(..., n, J) variance multiple of every entry: its module's patient scale for patients, 1 for controls.
+
+    ``module_scale`` is (..., M), 1 where a module has none.
+    """
+    per_marker = module_scale[..., data.module]                                # (..., J)
+    return np.where(data.is_patient[:, None], per_marker[..., None, :], 1.0)
+
+
 def prepare(cohort: Cohort, spec: ModelSpec, scaling: ControlScaling | None = None,
             design: CovariateDesign | None = None) -> tuple[ModelData, ControlScaling, CovariateDesign]:
     """Scale the cohort on its controls and encode covariates for the samplers."""

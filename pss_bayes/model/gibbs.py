@@ -7,11 +7,13 @@ scale,
     eta_ij = mu_j + x_i . beta_j + b_{batch(i), j} + [patient] delta_{z_i, j}
              + lambda_j a_{i, f(j)}
 
-continuous markers: ``y_ij ~ Normal(eta_ij, sigma_j^2)`` (or Student-t as a scale
-mixture of normals); binary markers: ``y_ij ~ Bernoulli(logistic(eta_ij))``.
+continuous markers: ``y_ij ~ Normal(eta_ij, c_i sigma_j^2)`` (or Student-t as a
+scale mixture of normals); binary markers: ``y_ij ~ Bernoulli(logistic(eta_ij))``.
 ``delta_kj ~ N(theta_{k,m(j)}, tau_m^2)`` pools biomarker effects within modules;
-``a_if ~ N(0, 1)`` is a subject's activity of module factor ``f`` (within-subgroup
-co-variation); mixture weights are Dirichlet(e0) with a Gamma hyperprior on ``e0``
+``a_if ~ N(0, c_i)`` is a subject's activity of module factor ``f`` (within-subgroup
+co-variation); ``c_i = 1`` for controls and the module's patient scale ``c_m`` (inverse
+gamma) for patients, so that a patient's covariance in a module is ``c_m`` times a
+control's (patients may be more, or less, heterogeneous than controls); mixture weights are Dirichlet(e0) with a Gamma hyperprior on ``e0``
 for the sparse finite mixture.
 
 Each sweep updates every block from its exact conditional, or by a
@@ -24,7 +26,7 @@ draw per continuous biomarker of baseline, covariate, batch, subgroup effects an
 loading; an independence Metropolis-Hastings draw of each binary biomarker's
 coefficients (:mod:`~pss_bayes.model.binary_laplace`) and module-wide baseline
 shifts (:mod:`~pss_bayes.model.module_shift`); pooling hyperparameters, variances,
-weights. There are no divergences; the few random-walk step sizes adapt during
+patient scales, weights. There are no divergences; the few random-walk step sizes adapt during
 warm-up. Chains are started from diverse k-means partitions with ``k_max``
 clusters and empty surplus components as they go.
 """
@@ -41,7 +43,7 @@ from scipy.special import gammaln
 from pss_bayes.model.binary_laplace import draw_coefficients
 from pss_bayes.model.birth_death import BirthDeath
 from pss_bayes.model.collapsed import EffectIntegral, Information, ModuleBlocks, patient_information
-from pss_bayes.model.design import ModelData
+from pss_bayes.model.design import ModelData, entry_scale, spread_modules
 from pss_bayes.model.likelihood import component_loglik
 from pss_bayes.model.module_shift import ModuleShift
 from pss_bayes.model.numerics import logsumexp
@@ -66,6 +68,7 @@ class State:
     labels: np.ndarray       # (n_patients,) component of each patient
     activity: np.ndarray     # (n, F_act)
     t_weights: np.ndarray    # (n, J) Student-t scale-mixture weights (1 for Normal)
+    patient_scale: np.ndarray  # (M,) patients' within-subgroup variance over the controls' (1 where fixed)
     nu: float = 4.0          # Student-t degrees of freedom
 
 
@@ -169,6 +172,8 @@ class GibbsSampler:
         self.module_shift = ModuleShift(data.module, data.is_binary, self.layout.fixed_prior_prec[:, 0],
                                         p.module_effect_sd ** -2)
         self.controls = np.flatnonzero(~data.is_patient)
+        #: Modules with a patient scale (those with continuous biomarkers, when the spec has one).
+        self.spread_modules = spread_modules(data, spec)
         #: Module of each activity factor.
         self.factor_module = np.array([data.module[self.layout.activity_map[:, f] > 0][0]
                                        for f in range(data.n_activity)], dtype=int)
@@ -204,7 +209,7 @@ class GibbsSampler:
             log_weights=np.log(counts / counts.sum()),
             e0=self._prior_e0_mean(), labels=labels.astype(int),
             activity=rng.normal(0, 0.1, (n, d.n_activity)), t_weights=np.ones((n, J)),
-            nu=self.spec.likelihood.df)
+            patient_scale=np.ones(d.n_modules), nu=self.spec.likelihood.df)
 
     def _prior_e0_mean(self) -> float:
         m = self.spec.mixture
@@ -213,22 +218,37 @@ class GibbsSampler:
         return m.e0_shape / (m.e0_rate_per_k * m.k_max)
 
     # ----------------------------------------------------------- likelihood
+    def _entry_scale(self, s: State, columns: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """(n, J) variance multiple of each entry (:func:`~pss_bayes.model.design.entry_scale`), of some columns."""
+        return entry_scale(self.data, s.patient_scale)[:, columns]
+
     def _precision(self, s: State, columns: np.ndarray | None = None) -> np.ndarray:
         """Precision of each continuous entry (0 where unobserved or binary), optionally of some columns."""
-        d, cols = self.data, slice(None) if columns is None else columns
-        return np.where(self.observed_continuous[:, cols], s.t_weights[:, cols] / s.sigma2[cols], 0.0)
+        cols = slice(None) if columns is None else columns
+        return np.where(self.observed_continuous[:, cols],
+                        s.t_weights[:, cols] / (s.sigma2[cols] * self._entry_scale(s, cols)), 0.0)
+
+    def _patient_loading(self, s: State) -> np.ndarray:
+        """Loadings on the standardised activity for patients: their activity variance is the patient scale."""
+        return s.loading * np.sqrt(s.patient_scale[self.data.module])
 
     def loglik_components(self, s: State, rows: np.ndarray, delta: np.ndarray) -> np.ndarray:
         """(len(rows), K) log-density of each row under each subgroup (activities integrated)."""
         d, lay = self.data, self.layout
         base = lay.base_design[rows] @ s.fixed.T
         y = d.y[rows]
-        prec = np.where(self.observed_continuous[rows], s.t_weights[rows] / s.sigma2, 0.0)
+        prec = self._precision(s)[rows]
         b = d.is_binary
-        return component_loglik(
-            resid0=y - base, prec=prec, loading=s.loading, activity_map=lay.activity_map,
-            delta=np.where(b, 0.0, delta), eta0_binary=base[:, b], y_binary=y[:, b],
-            obs_binary=d.observed[rows][:, b], delta_binary=delta[:, b])
+        patients = d.is_patient[rows]
+        out = np.empty((len(rows), len(delta)))
+        # A patient's activity has the patient scale as variance: its loadings are scaled by its root.
+        for group, loading in ((patients, self._patient_loading(s)), (~patients, s.loading)):
+            if group.any():
+                out[group] = component_loglik(
+                    resid0=(y - base)[group], prec=prec[group], loading=loading, activity_map=lay.activity_map,
+                    delta=np.where(b, 0.0, delta), eta0_binary=base[group][:, b], y_binary=y[group][:, b],
+                    obs_binary=d.observed[rows][group][:, b], delta_binary=delta[:, b])
+        return out
 
     def pointwise(self, s: State, controls: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Responsibilities of patients (n_patients, K) and log-likelihood of every subject (n,).
@@ -314,7 +334,7 @@ class GibbsSampler:
             omega = random_polyagamma(1.0, eta, random_state=rng)
             prec[:, b] = np.where(observed, omega, 0.0)
             resid[:, b] = np.where(observed, (d.y[rows][:, b] - 0.5) / omega - base[:, b], 0.0)
-        info = patient_information(prec, resid, s.loading, lay.blocks)
+        info = patient_information(prec, resid, self._patient_loading(s), lay.blocks)
         return info, EffectIntegral(lay.blocks, s.tau2, self.spec.priors.module_effect_sd ** 2), resid
 
     def _births_and_deaths(self, s: State, info: Information, integral: EffectIntegral) -> None:
@@ -359,20 +379,32 @@ class GibbsSampler:
             return
         prec = self._precision(s)
         pl = prec * s.loading
-        post_prec = 1.0 + (pl * s.loading) @ lay.activity_map
+        post_prec = self._activity_prior_precision(s) + (pl * s.loading) @ lay.activity_map
         mean = ((pl * (d.y - eta)) @ lay.activity_map) / post_prec
         s.activity = mean + self.rng.standard_normal(mean.shape) / np.sqrt(post_prec)
 
+    def _activity_prior_precision(self, s: State) -> np.ndarray:
+        """(n, F_act) prior precision of each subject's activities: 1 for controls, 1 / patient scale for patients."""
+        scale = s.patient_scale[self.factor_module]
+        return np.where(self.data.is_patient[:, None], 1.0 / scale, 1.0)
+
     def _activity_and_weights(self, s: State, eta: np.ndarray, adapt: bool = False) -> None:
-        """Variance-share moves and activities (together a blocked update), then the Student-t weights."""
+        """Variance-share moves and activities (together a blocked update), then the Student-t weights.
+
+        A patient's covariance in a module is the patient scale times a control's, so its
+        residuals divided by the scale's root are distributed as a control's: the moves,
+        which integrate the activities out, see them so (the scale's own term in the
+        likelihood does not change with the moves).
+        """
         d, rng, obs_c = self.data, self.rng, self.observed_continuous
+        entry_scale = self._entry_scale(s)
         if d.n_activity:
             self.variance_share.step(rng, s.loading, s.sigma2, np.where(obs_c, s.t_weights, 0.0),
-                                     np.where(obs_c, d.y - eta, 0.0), adapt)
+                                     np.where(obs_c, (d.y - eta) / np.sqrt(entry_scale), 0.0), adapt)
         self._draw_activity(s, eta)
         if self.student:
             err = d.y - eta - self._activity_term(s)
-            z2 = err ** 2 / s.sigma2
+            z2 = err ** 2 / (s.sigma2 * entry_scale)
             if self.spec.likelihood.df_estimated:
                 s.nu = self._draw_df(s.nu, z2[obs_c])
             w = rng.standard_gamma(0.5 * (s.nu + 1.0), size=z2.shape) / (0.5 * (s.nu + z2))
@@ -497,15 +529,17 @@ class GibbsSampler:
         by_factor = lay.activity_map * s.loading[:, None]                   # (J, F): loading on its factor
         lam2 = (by_factor ** 2).sum(0)                                     # (F,)
         tau2 = s.tau2[self.factor_module]                                  # (F,)
-        prec = onehot.sum(0)[:, None] + lam2 / tau2                        # (K, F)
+        patient_prec = 1.0 / s.patient_scale[self.factor_module]           # (F,) patients' activity prior precision
+        prec = onehot.sum(0)[:, None] * patient_prec + lam2 / tau2         # (K, F)
         dev = s.delta - s.theta[:, d.module]                               # (K, J)
-        mean = (-(onehot.T @ s.activity) + (dev @ by_factor) / tau2) / prec
+        mean = (-(onehot.T @ s.activity) * patient_prec + (dev @ by_factor) / tau2) / prec
         shift = mean + rng.standard_normal(mean.shape) / np.sqrt(prec)
         s.activity += onehot @ shift
         s.delta -= shift @ by_factor.T
         base_prec = p.baseline_sd ** -2
-        prec = d.n_subjects + lam2 * base_prec
-        mean = (-s.activity.sum(0) + (s.fixed[:, 0] @ by_factor) * base_prec) / prec
+        prior_prec = self._activity_prior_precision(s)                     # (n, F)
+        prec = prior_prec.sum(0) + lam2 * base_prec
+        mean = (-(prior_prec * s.activity).sum(0) + (s.fixed[:, 0] @ by_factor) * base_prec) / prec
         shift = mean + rng.standard_normal(mean.shape) / np.sqrt(prec)
         s.activity += shift
         s.fixed[:, 0] -= by_factor @ shift
@@ -535,14 +569,36 @@ class GibbsSampler:
                           + np.sqrt(s.tau2[d.module]) * rng.standard_normal((empty.sum(), d.n_biomarkers)))
         err = d.y - eta - self._activity_term(s)
         obs_c = self.observed_continuous
-        ss = (np.where(obs_c, s.t_weights * err ** 2, 0.0)).sum(0)
+        ss = (np.where(obs_c, s.t_weights * err ** 2 / self._entry_scale(s), 0.0)).sum(0)
         shape = p.noise_shape + 0.5 * obs_c.sum(0)
         s.sigma2 = np.where(lay.continuous, (p.noise_scale + 0.5 * ss) / rng.gamma(shape), 1.0)
         if self.student:
             self._rescale_t_weights(s, obs_c)
+        if self.spec.patient_spread.enabled:
+            self._draw_patient_scale(s, err)
         s.log_weights = _log_dirichlet(rng, s.e0 + counts)
         if mix.sparse:
             s.e0 = self._update_e0(s.e0, s.log_weights)
+
+    def _draw_patient_scale(self, s: State, err: np.ndarray) -> None:
+        """Each module's patient scale from its inverse-gamma conditional.
+
+        Given the activities and Student-t weights, the scale ``c_m`` multiplies the
+        variance of every patient's noise in module ``m`` (``sigma_j^2 / w_ij``) and of
+        its activity (``N(0, c_m)``): conjugate.
+        """
+        d, lay, prior = self.data, self.layout, self.spec.patient_spread
+        patients = lay.patients
+        observed = self.observed_continuous[patients]
+        scaled = np.where(observed, s.t_weights[patients] * err[patients] ** 2 / s.sigma2, 0.0)
+        members = lay.module_members                                            # (M, J)
+        count = observed.sum(0) @ members.T                                     # (M,)
+        ss = scaled.sum(0) @ members.T
+        if d.n_activity:
+            np.add.at(count, self.factor_module, len(patients))
+            np.add.at(ss, self.factor_module, (s.activity[patients] ** 2).sum(0))
+        draw = (prior.prior_scale + 0.5 * ss) / self.rng.gamma(prior.prior_shape + 0.5 * count)
+        s.patient_scale = np.where(self.spread_modules, draw, 1.0)
 
     def _rescale_t_weights(self, s: State, obs_c: np.ndarray) -> None:
         """Scale-group move: multiply sigma_j^2 and marker j's Student-t weights by one factor.

@@ -26,7 +26,9 @@ Variables and dims
 without covariates), ``batch_effect`` (biomarker, batch; absent without a batch),
 ``sigma2`` (continuous_biomarker; absent when every marker is binary),
 ``loading`` (loaded_biomarker) and ``activity`` (subject, factor) when markers
-load on activity factors, ``df`` (scalar; Student-t with estimated degrees of
+load on activity factors, ``patient_scale`` (spread_module: modules with continuous
+biomarkers, when the spec's ``patient_spread`` is enabled; a patient's noise and
+activity in module ``m`` have ``patient_scale[m]`` times a control's variance), ``df`` (scalar; Student-t with estimated degrees of
 freedom), ``theta`` (component, module), ``tau2`` (module),
 ``eta`` (component, biomarker), deterministic ``delta`` (component, biomarker),
 ``concentration`` (sparse mixture only), ``weights`` (component) and the
@@ -42,7 +44,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from pss_bayes.model.design import ModelData
+from pss_bayes.model.design import ModelData, spread_modules
 from pss_bayes.model.spec import ModelSpec
 
 
@@ -77,6 +79,7 @@ def model_coords(data: ModelData, spec: ModelSpec) -> dict[str, list]:
         "batch": list(data.batch_levels),
         "subject": [str(s) for s in data.subject_ids],
         "factor": factors,
+        "spread_module": list(np.array(data.modules)[spread_modules(data, spec)]),
     }
     return {name: values for name, values in coords.items() if values}
 
@@ -85,7 +88,7 @@ def _mixture_logp(family: str) -> Callable[..., pt.TensorVariable]:
     """Log-density of subjects' rows under the mixture, labels summed out.
 
     The returned function takes ``(value, eta0, delta, log_weights, scale, df, binary,
-    observed, patient)`` with shapes ``(n, J), (n, J), (K, J), (K,), (J,), (), (J,),
+    observed, patient)`` with shapes ``(n, J), (n, J), (K, J), (K,), (n, J), (), (J,),
     (n, J), (n,)`` and returns ``(n,)`` (``df``, the Student-t degrees of freedom, is
     unused for the Normal family). Both the continuous and the Bernoulli-logit density
     are evaluated at every entry (each is finite there) and the marker's kind
@@ -157,16 +160,24 @@ def build_model(data: ModelData, spec: ModelSpec) -> pm.Model:
         if data.n_batches:
             batch_effect = pm.Normal("batch_effect", 0.0, p["batch_sd"], dims=("biomarker", "batch"))
             eta0 = eta0 + pt.dot(_indicator(data.batch, data.n_batches), batch_effect.T)
+        # Variance multiple of every entry: 1 for controls, the module's patient scale for patients.
+        entry_scale = pt.ones((n, J))
+        spread = np.flatnonzero(spread_modules(data, spec))
+        if spread.size:
+            patient_scale = pm.InverseGamma("patient_scale", alpha=np.float64(spec.patient_spread.prior_shape),
+                                            beta=np.float64(spec.patient_spread.prior_scale), dims="spread_module")
+            per_marker = 1.0 + pt.dot(patient_scale - 1.0, _indicator(spread, data.n_modules) @ module)   # (J,)
+            entry_scale = 1.0 + data.is_patient.astype(float)[:, None] * (per_marker - 1.0)[None, :]
         if loaded.size:
             loading = pm.Normal("loading", 0.0, np.float64(spec.covariation.loading_sd), dims="loaded_biomarker")
             activity = pm.Normal("activity", 0.0, 1.0, dims=("subject", "factor"))
             factor_of = _indicator(data.activity[loaded], data.n_activity).T @ _indicator(loaded, J)  # (F, J)
-            eta0 = eta0 + pt.dot(activity, factor_of) * pt.dot(loading, _indicator(loaded, J))
-        scale = data.is_binary.astype(float)
+            eta0 = eta0 + pt.dot(activity, factor_of) * pt.dot(loading, _indicator(loaded, J)) * pt.sqrt(entry_scale)
+        scale = data.is_binary.astype(float) + pt.zeros((n, J))
         if continuous.size:
             sigma2 = pm.InverseGamma("sigma2", alpha=p["noise_shape"], beta=p["noise_scale"],
                                      dims="continuous_biomarker")
-            scale = scale + pt.dot(pt.sqrt(sigma2), _indicator(continuous, J))
+            scale = scale + pt.dot(pt.sqrt(sigma2), _indicator(continuous, J)) * pt.sqrt(entry_scale)
         like = spec.likelihood
         df = np.float64(like.df)
         if like.df_estimated and continuous.size:

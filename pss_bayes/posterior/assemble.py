@@ -38,12 +38,16 @@ def normalise_loading_signs(loading: np.ndarray, activity: np.ndarray) -> np.nda
 
 
 def build_inference_data(traces: dict[str, np.ndarray], data: ModelData, labels: Relabelling,
-                         attrs: dict[str, str], estimated_df: bool = False) -> az.InferenceData:
+                         attrs: dict[str, str], estimated_df: bool = False,
+                         spread: np.ndarray | None = None) -> az.InferenceData:
     """Assemble the posterior, log-likelihood, sample-stats and constant-data groups.
 
     ``estimated_df``: the Student-t degrees of freedom were sampled and go into the
-    posterior as ``df``.
+    posterior as ``df``. ``spread`` (M,) marks the modules with a patient scale;
+    ``patient_spread``, the ratio of the patients' within-subgroup SD to the
+    controls' (the scale's square root), is NaN for the others.
     """
+    spread = np.zeros(data.n_modules, dtype=bool) if spread is None else spread
     chains, draws = traces["e0"].shape
     P, C = data.covariates.shape[1], data.n_batches
     fixed = traces["fixed"]
@@ -62,6 +66,7 @@ def build_inference_data(traces: dict[str, np.ndarray], data: ModelData, labels:
             "batch_effect": (cd + ("biomarker", "batch"), fixed[..., 1 + P:1 + P + C]),
             "sigma": (cd + ("biomarker",), np.where(data.is_binary, np.nan, np.sqrt(traces["sigma2"]))),
             "loading": (cd + ("biomarker",), normalise_loading_signs(traces["loading"], data.activity)),
+            "patient_spread": (cd + ("module",), np.where(spread, np.sqrt(traces["patient_scale"]), np.nan)),
             "tau": (cd + ("module",), np.sqrt(traces["tau2"])),
             "concentration": (cd, traces["e0"]),
             "n_subgroups": (cd, occupied(traces["counts"])),

@@ -90,6 +90,8 @@ def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, max_rhat: float = 
                  "sigma": np.nan_to_num(posterior["sigma"].to_numpy())}
     if "df" in posterior:
         invariant["df"] = posterior["df"].to_numpy()
+    if "patient_spread" in posterior:
+        invariant["patient_spread"] = np.nan_to_num(posterior["patient_spread"].to_numpy())
     relabelled = {name: _compact(posterior[name], keep) for name in ("weight", "effect", "module_effect")}
     every = {**invariant, **relabelled}
     rhat_fn = lambda a: az.rhat(a, method="rank")  # noqa: E731

@@ -1,4 +1,4 @@
-"""Result tables from a labelled posterior: K, memberships, effects, co-clustering.
+"""Result tables from a labelled posterior: K, memberships, effects, patients' spread, co-clustering.
 
 All functions take the ``posterior`` group of a fit (an ``xarray.Dataset``) and
 return pandas DataFrames with plain column names, ready to write as CSV.
@@ -106,6 +106,26 @@ def module_effects_table(posterior: xr.Dataset, modules: np.ndarray, is_binary: 
     names = posterior["module"].to_numpy().astype(str)
     return _effect_table(posterior["module_effect"], "module",
                          {"scale": module_scales(modules, is_binary, names)}, prob)
+
+
+def patient_spread_table(posterior: xr.Dataset, prob: float = HDI_PROB) -> pd.DataFrame:
+    """Per module: ratio of the patients' within-subgroup SD to the controls' SD.
+
+    Columns ``module``, ``mean``, ``sd``, ``hdi_lo``, ``hdi_hi`` and
+    ``p_above_controls`` (posterior probability that patients are more spread than
+    controls), over all draws; modules without the parameter (binary markers only,
+    or a spec without patient spread) are left out.
+    """
+    columns = ["module", "mean", "sd", "hdi_lo", "hdi_hi", "p_above_controls"]
+    if "patient_spread" not in posterior:
+        return pd.DataFrame(columns=columns)
+    draws = posterior["patient_spread"].stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
+    has = np.isfinite(draws).all(0)
+    draws = draws[:, has]
+    lo, hi = hdi(draws, prob)
+    return pd.DataFrame({"module": posterior["module"].to_numpy().astype(str)[has], "mean": draws.mean(0),
+                         "sd": draws.std(0), "hdi_lo": lo, "hdi_hi": hi,
+                         "p_above_controls": (draws > 1.0).mean(0)}, columns=columns)
 
 
 def coclustering_matrix(posterior: xr.Dataset) -> pd.DataFrame:

@@ -31,6 +31,10 @@ def summary_text(result: "FitResult", top: int = 3) -> str:
         parts = [f"{r.module} {r.mean:+.1f} [{r.hdi_lo:+.1f}, {r.hdi_hi:+.1f}]"
                  + (f" {r.scale}" if r.scale != "control SD" else "") for r in strongest.itertuples()]
         lines.append(f"  subgroup {subgroup}: " + "; ".join(parts))
+    spread = result.patient_spread()
+    if len(spread):
+        parts = [f"{r.module} {r.mean:.2f} [{r.hdi_lo:.2f}, {r.hdi_hi:.2f}]" for r in spread.itertuples()]
+        lines.append("Patients' within-subgroup SD / controls' SD (94% HDI): " + "; ".join(parts))
     post = result.idata.posterior
     if "df" in post:
         import arviz as az

@@ -144,6 +144,15 @@ def effects_section(result: "FitResult") -> Section:
         figures.png_uri(figures.forest(effects, "biomarker")), "Forest plot of biomarker effects per subgroup",
         "Biomarker effects against controls (posterior mean, 94% HDI), grouped by module (shaded blocks).",
         "fig-biomarker-forest")
+    spread = result.patient_spread()
+    if len(spread):
+        shown = spread.assign(**{c: spread[c].round(2) for c in ("mean", "sd", "hdi_lo", "hdi_hi")},
+                              p_above_controls=spread["p_above_controls"].round(3))
+        body += "<h3>Patients' spread</h3>" + paragraph(
+            "Within a subgroup, how widely patients vary compared with healthy controls, per module: the ratio "
+            "of the patients' standard deviation to the controls' (1: as spread as controls; above 1: more "
+            "heterogeneous). The model estimates it so that a broader spread is not mistaken for extra "
+            "subgroups. Table: patient_spread.csv.") + table(shown)
     return Section("effects", "How subgroups differ from controls", body)
 
 

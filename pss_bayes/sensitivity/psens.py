@@ -11,8 +11,8 @@ summed out, module activities integrated out; conditional on the Student-t
 scale-mixture weights where that family is used). The log prior is computed
 here from the stored draws. As Kallioinen et al. recommend for hierarchical
 models, only the priors of the top-level parameters are power-scaled: baselines,
-covariate and centre effects (Normal), residual variances and within-module
-spreads (inverse-gamma), loadings (Normal), every component's subgroup-by-module
+covariate and centre effects (Normal), residual variances, patients' spread
+multiples and within-module spreads (inverse-gamma), loadings (Normal), every component's subgroup-by-module
 effects (Normal) and the Dirichlet concentration (Gamma; sparse mixtures). The
 hierarchical levels below them are not: biomarker effects given their module
 effect and spread, mixture weights given the concentration, and the module
@@ -51,7 +51,7 @@ from pss_bayes.model.spec import ModelSpec
 THRESHOLD = 0.05
 #: Groups of log-prior terms power-scaled one at a time to say which prior matters.
 PRIOR_BLOCKS = {"baseline": ("baseline", "covariate_effect", "batch_effect"), "noise": ("sigma2",),
-                "loading": ("loading",), "pooling": ("tau2",), "module_effect": ("module_effect",),
+                "loading": ("loading",), "patient_spread": ("patient_scale",), "pooling": ("tau2",), "module_effect": ("module_effect",),
                 "concentration": ("concentration",), "degrees_of_freedom": ("df",)}
 _CD = ("chain", "draw")
 
@@ -78,6 +78,12 @@ def log_prior(idata: az.InferenceData, spec: ModelSpec) -> xr.Dataset:
     if mix.sparse:
         terms["concentration"] = gamma.logpdf(post["concentration"].to_numpy(), mix.e0_shape,
                                               scale=1.0 / (mix.e0_rate_per_k * mix.k_max))
+    if "patient_spread" in post and spec.patient_spread.enabled:
+        scale = post["patient_spread"].to_numpy() ** 2
+        has_scale = np.isfinite(scale).all(axis=(0, 1))
+        spread = spec.patient_spread
+        terms["patient_scale"] = invgamma.logpdf(scale[..., has_scale], spread.prior_shape,
+                                                 scale=spread.prior_scale).sum(-1)
     if "df" in post:
         like = spec.likelihood
         terms["df"] = gamma.logpdf(post["df"].to_numpy(), like.df_prior_shape, scale=1.0 / like.df_prior_rate)

@@ -10,7 +10,7 @@ from pymc.logprob.transforms import LogTransform, SimplexTransform
 from pymc.model.transform.conditioning import remove_value_transforms
 
 from pss_bayes.data.simulate import simulate_cohort
-from pss_bayes.model.design import ModelData, prepare
+from pss_bayes.model.design import ModelData, continuous_modules, prepare
 from pss_bayes.model.gibbs import GibbsSampler, State
 from pss_bayes.model.spec import ModelSpec, load_spec
 
@@ -76,9 +76,12 @@ def gibbs_state(sampler: GibbsSampler, params: dict[str, np.ndarray]) -> State:
     sigma2 = np.ones(J)
     sigma2[~data.is_binary] = params["sigma2"]
     delta = params["theta"][:, data.module] + np.sqrt(params["tau2"])[data.module] * params["eta"]
+    patient_scale = np.ones(data.n_modules)
+    if "patient_scale" in params:
+        patient_scale[continuous_modules(data)] = params["patient_scale"]
     return State(fixed=np.concatenate(blocks, axis=1), delta=delta, loading=loading, sigma2=sigma2,
                  theta=params["theta"], tau2=params["tau2"], log_weights=np.log(params["weights"]),
                  e0=float(params.get("concentration", spec.mixture.fixed_concentration)),
                  labels=np.zeros(int(data.is_patient.sum()), dtype=int),
                  activity=np.zeros((n, data.n_activity)), t_weights=np.ones((n, J)),
-                 nu=float(params.get("df", spec.likelihood.df)))
+                 patient_scale=patient_scale, nu=float(params.get("df", spec.likelihood.df)))

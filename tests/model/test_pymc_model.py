@@ -118,8 +118,9 @@ def test_gibbs_component_loglik_equals_dense_multivariate_normal():
         for k in range(spec.mixture.n_components):
             mean = base[r] + state.delta[k]
             cont = data.observed[i] & ~data.is_binary
-            cov = (np.diag(state.sigma2[cont] / state.t_weights[i, cont])
-                   + factor_loadings[cont] @ factor_loadings[cont].T)
+            scale = state.patient_scale[data.module] if data.is_patient[i] else np.ones(J)
+            cov = scale[cont] * (np.diag(state.sigma2[cont] / state.t_weights[i, cont])
+                                 + factor_loadings[cont] @ factor_loadings[cont].T)
             expected = stats.multivariate_normal.logpdf(data.y[i, cont], mean[cont], cov)
             binary = data.observed[i] & data.is_binary
             expected += stats.bernoulli.logpmf(data.y[i, binary], 1.0 / (1.0 + np.exp(-mean[binary]))).sum()
@@ -138,7 +139,7 @@ def test_gibbs_likelihood_is_model_likelihood_with_activities_integrated(min_mar
     sampler = GibbsSampler(data, spec, seed=0)
     _, gibbs = sampler.pointwise(gibbs_state(sampler, params))
 
-    nodes, weights = np.polynomial.hermite_e.hermegauss(40)               # for the N(0, 1) weight
+    nodes, weights = np.polynomial.hermite_e.hermegauss(80)               # for the N(0, 1) weight
     log_terms = []
     for index in itertools.product(range(len(nodes)), repeat=data.n_activity):
         params["activity"] = np.broadcast_to(nodes[list(index)], (data.n_subjects, data.n_activity))

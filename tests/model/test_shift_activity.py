@@ -59,18 +59,21 @@ def test_shifts_follow_their_exact_conditionals():
     for f in range(data.n_activity):
         members = lay.activity_map[:, f] > 0
         lam, m = start.loading[members], data.module[members][0]
-        tau2 = start.tau2[m]
-        # N(a_i + c; 0, 1) for the subgroup's patients, N(delta_kj - lam_j c; theta_km, tau2) for its effects
-        prec = len(in_k) + (lam ** 2).sum() / tau2
+        tau2, c = start.tau2[m], start.patient_scale[m]
+        assert c != 1.0                                                # the patient scale is exercised
+        # N(a_i + t; 0, c) for the subgroup's patients, N(delta_kj - lam_j t; theta_km, tau2) for its effects
+        prec = len(in_k) / c + (lam ** 2).sum() / tau2
         dev = start.delta[k, members] - start.theta[k, m]
-        mean = (-start.activity[in_k, f].sum() + (dev * lam).sum() / tau2) / prec
+        mean = (-start.activity[in_k, f].sum() / c + (dev * lam).sum() / tau2) / prec
         z = (subgroup_shift[:, f] - mean) * np.sqrt(prec)
         assert stats.kstest(z, "norm").pvalue > 1e-3
         assert 0.9 < z.var() < 1.1
-        # N(a_i + c; 0, 1) for every subject, N(mu_j - lam_j c; 0, baseline_sd^2) for the baselines
-        prec = data.n_subjects + (lam ** 2).sum() * base_prec
+        # N(a_i + t; 0, 1) for controls and N(a_i + t; 0, c) for patients,
+        # N(mu_j - lam_j t; 0, baseline_sd^2) for the baselines
+        prior_prec = np.where(data.is_patient, 1.0 / c, 1.0)
+        prec = prior_prec.sum() + (lam ** 2).sum() * base_prec
         for shift, (activity, baseline) in zip(everyone_shift[:, f], between):
-            mean = (-activity[:, f].sum() + (lam * baseline[members]).sum() * base_prec) / prec
+            mean = (-(prior_prec * activity[:, f]).sum() + (lam * baseline[members]).sum() * base_prec) / prec
             z_everyone.append((shift - mean) * np.sqrt(prec))
     assert stats.kstest(z_everyone, "norm").pvalue > 1e-3
     assert 0.95 < np.var(z_everyone) < 1.05

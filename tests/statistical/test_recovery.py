@@ -81,3 +81,14 @@ def test_module_effects_cover_truth(recovered):
     rows = effects.query("module == 'interferon'")
     hits = [abs(r.mean - true_ifn[fitted_to_true[r.subgroup]]) < 0.5 for r in rows.itertuples()]
     assert all(hits)
+
+
+def test_patients_wider_than_controls_are_not_split():
+    """Patients 1.5 times as spread as controls: the model finds the true subgroups and measures the spread."""
+    sim = simulate_cohort(preset="default", seed=22, n_patients=200, n_controls=150, patient_spread=(1.5,) * 4)
+    result = fit(sim.cohort, "default", seed=3, draws=300, tune=500, chains=2, extensions=0, progress=False)
+    k = result.n_subgroups().set_index("k")["probability"]
+    assert k.idxmax() == sim.n_subgroups
+    spread = result.patient_spread().set_index("module")
+    assert set(spread.index) == set(sim.settings.module_names)
+    assert ((spread["hdi_lo"] > 1.2) & (spread["mean"].between(1.3, 1.75))).all()

@@ -1,0 +1,68 @@
+"""Patients' spread relative to the controls' (``GibbsSampler._draw_patient_scale`` and its use)."""
+
+import copy
+
+import numpy as np
+from scipy import stats
+
+from pss_bayes.model.chain import initial_labels
+from pss_bayes.model.gibbs import GibbsSampler
+from tests.model.params import make_data, make_spec
+
+
+def _sampler_and_state(spec):
+    data = make_data(spec)
+    sampler = GibbsSampler(data, spec, seed=0)
+    state = sampler.initial_state(initial_labels(data, sampler.layout.n_components, 0))
+    for _ in range(20):
+        sampler.sweep(state, record=False)
+    return sampler, state
+
+
+def test_patient_scale_follows_its_inverse_gamma_conditional():
+    """Draws from one state against the conditional written out entry by entry: the scale multiplies the
+    variance of every patient's noise (sigma_j^2 / w_ij) and activity in its module."""
+    sampler, start = _sampler_and_state(make_spec("student_t"))
+    data, lay, prior = sampler.data, sampler.layout, sampler.spec.patient_spread
+    eta, _ = sampler._linear_parts(start)
+    err = data.y - eta - sampler._activity_term(start)
+    m = int(data.module[data.activity >= 0][0])                  # a module with an activity factor
+    f = int(data.activity[data.module == m][0])
+    shape, scale = prior.prior_shape, prior.prior_scale
+    for i in np.flatnonzero(data.is_patient):
+        for j in np.flatnonzero((data.module == m) & ~data.is_binary):
+            if data.observed[i, j]:
+                shape += 0.5
+                scale += 0.5 * start.t_weights[i, j] * err[i, j] ** 2 / start.sigma2[j]
+        shape += 0.5
+        scale += 0.5 * start.activity[i, f] ** 2
+    draws = []
+    for rep in range(2000):
+        s = copy.deepcopy(start)
+        sampler.rng = np.random.default_rng(rep)
+        sampler._draw_patient_scale(s, err)
+        draws.append(s.patient_scale[m])
+        assert (s.patient_scale[~sampler.spread_modules] == 1.0).all()
+    assert stats.kstest(draws, stats.invgamma(shape, scale=scale).cdf).pvalue > 1e-3
+
+
+def test_without_patient_spread_the_scale_stays_one():
+    spec = make_spec("normal").replace(patient_spread={"enabled": False})
+    sampler, state = _sampler_and_state(spec)
+    assert not sampler.spread_modules.any()
+    assert (state.patient_scale == 1.0).all()
+
+
+def test_patient_and_control_rows_of_the_likelihood_use_their_own_spread():
+    """Rows given together or apart get the same values; a patient's row changes with the scale."""
+    sampler, s = _sampler_and_state(make_spec("normal"))
+    data, lay = sampler.data, sampler.layout
+    rows = np.concatenate([lay.patients[:3], sampler.controls[:3]])
+    together = sampler.loglik_components(s, rows, s.delta)
+    apart = np.concatenate([sampler.loglik_components(s, rows[:3], s.delta),
+                            sampler.loglik_components(s, rows[3:], s.delta)])
+    np.testing.assert_allclose(together, apart)
+    s.patient_scale = np.where(sampler.spread_modules, s.patient_scale * 2.0, 1.0)
+    changed = sampler.loglik_components(s, rows, s.delta)
+    assert not np.isclose(changed[:3], together[:3]).any()
+    np.testing.assert_allclose(changed[3:], together[3:])
