@@ -27,7 +27,8 @@ def initial_labels(data: ModelData, n_components: int, seed: int) -> np.ndarray:
 
 def _snapshot(s: State, n_components: int) -> dict[str, np.ndarray]:
     return {"fixed": s.fixed.copy(), "delta": s.delta.copy(), "loading": s.loading.copy(),
-            "sigma2": s.sigma2.copy(), "patient_scale": s.patient_scale.copy(), "theta": s.theta.copy(), "tau2": s.tau2.copy(),
+            "sigma2": s.sigma2.copy(), "patient_scale": s.patient_scale.copy(), "theta": s.theta.copy(),
+            "tau2": s.tau2.copy(),
             "log_weights": s.log_weights.copy(), "e0": np.float64(s.e0),
             "df": np.float64(s.nu),
             "counts": np.bincount(s.labels, minlength=n_components)}

@@ -13,8 +13,9 @@ scale mixture of normals); binary markers: ``y_ij ~ Bernoulli(logistic(eta_ij))`
 ``a_if ~ N(0, c_i)`` is a subject's activity of module factor ``f`` (within-subgroup
 co-variation); ``c_i = 1`` for controls and the module's patient scale ``c_m`` (inverse
 gamma) for patients, so that a patient's covariance in a module is ``c_m`` times a
-control's (patients may be more, or less, heterogeneous than controls); mixture weights are Dirichlet(e0) with a Gamma hyperprior on ``e0``
-for the sparse finite mixture.
+control's (patients may be more, or less, heterogeneous than controls); mixture
+weights are Dirichlet(e0) with a Gamma hyperprior on ``e0`` for the sparse finite
+mixture.
 
 Each sweep updates every block from its exact conditional, or by a
 Metropolis-Hastings step that leaves it invariant: labels with the activity factors
@@ -26,8 +27,8 @@ draw per continuous biomarker of baseline, covariate, batch, subgroup effects an
 loading; an independence Metropolis-Hastings draw of each binary biomarker's
 coefficients (:mod:`~pss_bayes.model.binary_laplace`) and module-wide baseline
 shifts (:mod:`~pss_bayes.model.module_shift`); pooling hyperparameters, variances,
-patient scales, weights. There are no divergences; the few random-walk step sizes adapt during
-warm-up. Chains are started from diverse k-means partitions with ``k_max``
+patient scales, weights. There are no divergences; the few random-walk step sizes
+adapt during warm-up. Chains are started from diverse k-means partitions with ``k_max``
 clusters and empty surplus components as they go.
 """
 

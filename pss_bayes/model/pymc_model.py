@@ -28,8 +28,8 @@ without covariates), ``batch_effect`` (biomarker, batch; absent without a batch)
 ``loading`` (loaded_biomarker) and ``activity`` (subject, factor) when markers
 load on activity factors, ``patient_scale`` (spread_module: modules with continuous
 biomarkers, when the spec's ``patient_spread`` is enabled; a patient's noise and
-activity in module ``m`` have ``patient_scale[m]`` times a control's variance), ``df`` (scalar; Student-t with estimated degrees of
-freedom), ``theta`` (component, module), ``tau2`` (module),
+activity in module ``m`` have ``patient_scale[m]`` times a control's variance),
+``df`` (scalar; Student-t with estimated degrees of freedom), ``theta`` (component, module), ``tau2`` (module),
 ``eta`` (component, biomarker), deterministic ``delta`` (component, biomarker),
 ``concentration`` (sparse mixture only), ``weights`` (component) and the
 observed ``y`` (subject, biomarker).

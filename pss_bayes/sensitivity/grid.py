@@ -3,8 +3,8 @@
 A grid is a TOML file (the default one is ``models/sensitivity.toml``, shipped as
 ``pss_bayes/sensitivity/sensitivity.toml``) with a ``[grid]`` table (reference
 model, seed, sampler settings) and ``[[variant]]`` tables. A variant changes
-model-spec sections (``mixture``, ``likelihood``, ``covariation``, ``priors``)
-and/or the data (``drop_module``, ``drop_centre``, ``controls``). ``"each"``
+model-spec sections (``mixture``, ``likelihood``, ``covariation``,
+``patient_spread``, ``priors``) and/or the data (``drop_module``, ``drop_centre``, ``controls``). ``"each"``
 expands one declared variant into one per module or centre of the cohort, and
 ``repeat = N`` into ``N`` copies with their own seeds, so that one grid runs on
 any cohort. Unknown keys are errors, as in model specs.
@@ -27,7 +27,7 @@ from pss_bayes.errors import SpecError
 from pss_bayes.model.spec import ModelSpec
 
 #: Model-spec sections a variant may change (sampler settings belong to the whole grid).
-SPEC_SECTIONS = ("mixture", "likelihood", "covariation", "priors")
+SPEC_SECTIONS = ("mixture", "likelihood", "covariation", "patient_spread", "priors")
 CONTROL_METHODS = ("subsample", "bootstrap")
 #: Value of ``drop_module`` / ``drop_centre`` that expands into one variant per level.
 EACH = "each"

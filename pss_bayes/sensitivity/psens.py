@@ -51,7 +51,8 @@ from pss_bayes.model.spec import ModelSpec
 THRESHOLD = 0.05
 #: Groups of log-prior terms power-scaled one at a time to say which prior matters.
 PRIOR_BLOCKS = {"baseline": ("baseline", "covariate_effect", "batch_effect"), "noise": ("sigma2",),
-                "loading": ("loading",), "patient_spread": ("patient_scale",), "pooling": ("tau2",), "module_effect": ("module_effect",),
+                "loading": ("loading",), "patient_spread": ("patient_scale",), "pooling": ("tau2",),
+                "module_effect": ("module_effect",),
                 "concentration": ("concentration",), "degrees_of_freedom": ("df",)}
 _CD = ("chain", "draw")
 

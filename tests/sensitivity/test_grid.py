@@ -41,13 +41,15 @@ def test_default_grid_derives_modules_and_centres_from_the_cohort(tiny_sim):
     assert sorted(centres) == sorted(set(cohort.batch))
     assert 10 <= len(names) - 1 <= 20
     kinds = {v.kind for v in expansion.variants}
-    assert {"reference", "mixture", "priors", "likelihood", "covariation", "module", "centre", "controls",
-            "seed"} <= kinds
+    assert {"reference", "mixture", "priors", "likelihood", "covariation", "patient_spread", "module", "centre",
+            "controls", "seed"} <= kinds
     interferon = next(v for v in expansion.variants if v.drop_module == "interferon")
     assert interferon.name == "without_module_interferon"
     assert interferon.description == "without module 'interferon'"
     normal = next(v for v in expansion.variants if v.name == "normal")
     assert normal.spec(load_spec("default")).likelihood.family == "normal"
+    equal = next(v for v in expansion.variants if v.name == "equal_spread")
+    assert not equal.spec(load_spec("default")).patient_spread.enabled
 
 
 def test_grid_without_batch_skips_centres_with_a_note(tiny_sim):
