@@ -39,7 +39,11 @@ def test_tables(tiny_fit, tiny_sim):
     assert set(modules["module"]) == set(tiny_sim.cohort.markers.module_names)
     co = tiny_fit.coclustering()
     assert co.shape == (len(members), len(members))
+    spread = tiny_fit.patient_spread()
+    assert list(spread["module"]) == [m for m in tiny_sim.cohort.markers.module_names if m != "autoantibodies"]
+    assert (spread["hdi_lo"] <= spread["mean"]).all() and (spread["mean"] <= spread["hdi_hi"]).all()
     assert "Posterior over the number of subgroups" in tiny_fit.summary()
+    assert "Patients' within-subgroup SD / controls' SD" in tiny_fit.summary()
 
 
 def test_same_seed_same_tables(tiny_sim, tiny_fit):

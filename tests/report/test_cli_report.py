@@ -22,6 +22,8 @@ def test_report_has_every_section_and_figure(full_report, tiny_fit):
     assert "not converged" in html                                              # stability status shown
     assert "not in this fit" in html and "interferon" in html                  # panel mapped to modules
     assert "0.912" in html                                                      # classifier scalar facts
+    effects = html.split('<section id="effects">')[1].split("</section>")[0]
+    assert "<h3>Patients' spread</h3>" in effects and "p_above_controls" in effects
 
 
 def test_report_is_self_contained(full_report):
