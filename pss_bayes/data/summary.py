@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from pss_bayes.data.cohort import BINARY, CONTINUOUS, Cohort
 
@@ -15,6 +16,13 @@ from pss_bayes.data.cohort import BINARY, CONTINUOUS, Cohort
 HIGH_MISSINGNESS = 0.5
 _SHOWN = 5
 _WIDTH = 88
+#: Controls' correlation (after covariates and batch) from which two biomarkers of different modules
+#: are said to co-vary across modules ...
+CROSS_MODULE_CORRELATION = 0.5
+#: ... when it is also significant at this family-wise level over all pairs of different modules.
+_CROSS_MODULE_LEVEL = 0.01
+#: Pairs named in the warning.
+_PAIRS_SHOWN = 3
 
 
 def _fraction(count: float, total: int) -> float:
@@ -53,6 +61,82 @@ def _batch_counts(cohort: Cohort) -> pd.DataFrame:
     return table.reset_index().rename_axis(columns=None)
 
 
+def _control_residuals(cohort: Cohort, columns: np.ndarray) -> np.ndarray:
+    """Controls' values of ``columns`` minus their least-squares fit on covariates and batch (NaN kept).
+
+    Each biomarker is fitted on the controls where it is observed; controls with a
+    missing covariate are left out (all NaN).
+    """
+    controls = ~cohort.is_patient
+    parts = [np.ones((cohort.n_subjects, 1))]
+    frame = cohort.covariate_frame()
+    if len(frame.columns):
+        parts.append(pd.get_dummies(frame, drop_first=True, dtype=float).to_numpy(dtype=float))
+    if cohort.batch is not None:
+        parts.append(pd.get_dummies(pd.Series(cohort.batch), drop_first=True, dtype=float).to_numpy())
+    design = np.concatenate(parts, axis=1)[controls]
+    values = cohort.values[np.ix_(controls, columns)]
+    out = np.full(values.shape, np.nan)
+    usable = np.isfinite(design).all(1)
+    for c in range(values.shape[1]):
+        rows = usable & np.isfinite(values[:, c])
+        if rows.sum() > design.shape[1] + 2:
+            coef, *_ = np.linalg.lstsq(design[rows], values[rows, c], rcond=None)
+            out[rows, c] = values[rows, c] - design[rows] @ coef
+    return out
+
+
+def cross_module_pairs(cohort: Cohort, threshold: float = CROSS_MODULE_CORRELATION,
+                       level: float = _CROSS_MODULE_LEVEL) -> pd.DataFrame:
+    """Continuous biomarkers of different modules that co-vary among the healthy controls.
+
+    The model's within-subgroup co-variation is one activity per module, so it takes
+    biomarkers of different modules to be independent given subgroup, covariates and
+    batch; the controls, one homogeneous group, show whether they are. Correlations
+    are computed on the controls' residuals after covariates and batch, over the
+    controls that have both values; a pair is listed when ``|r| >= threshold`` and
+    the correlation is significant (Fisher's z) at family-wise level ``level``
+    (Bonferroni over all pairs of different modules).
+
+    Returns
+    -------
+    DataFrame with columns ``biomarker_a``, ``module_a``, ``biomarker_b``,
+    ``module_b``, ``r``, ``n_controls``, strongest first.
+    """
+    columns = np.flatnonzero(~cohort.markers.is_binary)
+    modules = np.array(cohort.markers.modules)[columns]
+    names = np.array(cohort.markers.names)[columns]
+    empty = pd.DataFrame(columns=["biomarker_a", "module_a", "biomarker_b", "module_b", "r", "n_controls"])
+    different = np.triu(modules[:, None] != modules[None, :], k=1)
+    if not different.any():
+        return empty
+    r, n = _pairwise_correlation(_control_residuals(cohort, columns))
+    critical = norm.ppf(1.0 - level / (2 * different.sum()))
+    with np.errstate(invalid="ignore"):
+        z = np.arctanh(np.clip(np.abs(r), 0.0, 1.0 - 1e-12)) * np.sqrt(np.maximum(n - 3, 0))
+        flagged = different & (n >= 10) & (np.abs(r) >= threshold) & (z >= critical)
+    a, b = np.nonzero(flagged)
+    if not len(a):
+        return empty
+    found = pd.DataFrame({"biomarker_a": names[a], "module_a": modules[a], "biomarker_b": names[b],
+                          "module_b": modules[b], "r": r[a, b], "n_controls": n[a, b].astype(int)})
+    return found.reindex(found["r"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+
+
+def _pairwise_correlation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Correlation of every pair of columns over the rows where both are finite, and that row count."""
+    observed = np.isfinite(x).astype(float)
+    filled = np.where(observed > 0, x, 0.0)
+    n = observed.T @ observed
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (filled.T @ observed) / n                     # [a, b]: mean of a where b is observed too
+        square = (filled.T ** 2 @ observed) / n
+        cross = (filled.T @ filled) / n
+        var = square - mean ** 2
+        r = (cross - mean * mean.T) / np.sqrt(var * var.T)
+    return np.where(np.isfinite(r), r, 0.0), n
+
+
 def data_warnings(cohort: Cohort) -> tuple[str, ...]:
     """Features of a valid cohort worth knowing before fitting.
 
@@ -60,8 +144,10 @@ def data_warnings(cohort: Cohort) -> tuple[str, ...]:
     for, whose control reference then rests on the prior, biomarkers missing
     for more than :data:`HIGH_MISSINGNESS` of a group, several continuous
     biomarkers with no module holding two of them (the model's within-subgroup
-    co-variation is per module, so it then has none), and batch levels (centres)
-    with patients but no controls (their offset is confounded with the subgroups).
+    co-variation is per module, so it then has none), biomarkers of different
+    modules that co-vary among the controls (:func:`cross_module_pairs`; the model
+    has no such co-variation) and batch levels (centres) with patients but no
+    controls (their offset is confounded with the subgroups).
     """
     messages = []
     continuous = [m for m, kind in zip(cohort.markers.modules, cohort.markers.kinds) if kind == CONTINUOUS]
@@ -69,6 +155,16 @@ def data_warnings(cohort: Cohort) -> tuple[str, ...]:
         messages.append("every continuous biomarker is its own module (no markers file?): the model then has "
                         "no within-subgroup co-variation and may split a subgroup whose biomarkers move "
                         "together; declare the modules in a markers file.")
+    else:
+        pairs = cross_module_pairs(cohort)
+        if len(pairs):
+            shown = "; ".join(f"'{r.biomarker_a}' ({r.module_a}) and '{r.biomarker_b}' ({r.module_b}) r = {r.r:+.2f}"
+                              for r in pairs.head(_PAIRS_SHOWN).itertuples())
+            more = f" ({len(pairs)} pairs in all)" if len(pairs) > _PAIRS_SHOWN else ""
+            messages.append(f"biomarkers of different modules co-vary among the healthy controls (after "
+                            f"covariates and batch): {shown}{more}. The model describes co-variation within "
+                            "modules only and may split a subgroup along it; consider putting such biomarkers "
+                            "in one module.")
     positivity = _positivity(cohort)
     for row in positivity.itertuples(index=False):
         if row.positive_controls in (0.0, 1.0):

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from pss_bayes.data.io import CohortWarning, cohort_from_frame
-from pss_bayes.data.summary import CohortSummary, summarise
+from pss_bayes.data.simulate import simulate_cohort
+from pss_bayes.data.summary import CohortSummary, cross_module_pairs, summarise
 from tests.data.factories import BINARY_MARKER, make_frame, make_markers
 
 
@@ -121,3 +122,18 @@ def test_warning_for_a_batch_level_without_controls(frame, markers):
     with pytest.warns(CohortWarning, match="centre 'Lund': patients but no controls"):
         cohort = cohort_from_frame(frame, markers, batch="centre", drop_missing_covariates=True)
     assert any("'Lund'" in w for w in cohort.summary().warnings)
+
+
+def test_warning_for_biomarkers_that_co_vary_across_modules():
+    sim = simulate_cohort(seed=0)
+    assert cross_module_pairs(sim.cohort).empty            # modules independent given covariates and centre
+    frame = sim.cohort.to_frame()
+    noise = np.random.default_rng(0).normal(0.0, 0.1, len(frame))
+    frame["cytokines_01"] = frame["interferon_01"] + noise   # a cytokine that tracks an interferon gene
+    markers = pd.DataFrame({"biomarker": list(sim.cohort.markers.names), "module": list(sim.cohort.markers.modules),
+                            "kind": list(sim.cohort.markers.kinds)})
+    with pytest.warns(CohortWarning, match="co-vary among the healthy controls"):
+        cohort = cohort_from_frame(frame, markers, covariates=("age", "sex"), batch="centre")
+    pairs = cross_module_pairs(cohort)
+    assert pairs[["biomarker_a", "biomarker_b"]].values.tolist()[0] == ["interferon_01", "cytokines_01"]
+    assert pairs["r"].iloc[0] > 0.9 and pairs["module_b"].iloc[0] == "cytokines"
