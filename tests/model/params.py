@@ -11,6 +11,7 @@ from pymc.model.transform.conditioning import remove_value_transforms
 
 from pss_bayes.data.simulate import simulate_cohort
 from pss_bayes.model.design import ModelData, continuous_modules, prepare
+from pss_bayes.model.chain import initial_labels
 from pss_bayes.model.gibbs import GibbsSampler, State
 from pss_bayes.model.spec import ModelSpec, load_spec
 
@@ -85,3 +86,13 @@ def gibbs_state(sampler: GibbsSampler, params: dict[str, np.ndarray]) -> State:
                  labels=np.zeros(int(data.is_patient.sum()), dtype=int),
                  activity=np.zeros((n, data.n_activity)), t_weights=np.ones((n, J)),
                  patient_scale=patient_scale, nu=float(params.get("df", spec.likelihood.df)))
+
+
+def warmed_up(spec: ModelSpec, sweeps: int = 20) -> tuple[GibbsSampler, State]:
+    """A sampler of the tiny cohort under ``spec`` and its state after a few sweeps from k-means."""
+    data = make_data(spec)
+    sampler = GibbsSampler(data, spec, seed=0)
+    state = sampler.initial_state(initial_labels(data, sampler.layout.n_components, 0))
+    for _ in range(sweeps):
+        sampler.sweep(state, record=False)
+    return sampler, state

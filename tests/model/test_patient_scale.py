@@ -5,24 +5,13 @@ import copy
 import numpy as np
 from scipy import stats
 
-from pss_bayes.model.chain import initial_labels
-from pss_bayes.model.gibbs import GibbsSampler
-from tests.model.params import make_data, make_spec
-
-
-def _sampler_and_state(spec):
-    data = make_data(spec)
-    sampler = GibbsSampler(data, spec, seed=0)
-    state = sampler.initial_state(initial_labels(data, sampler.layout.n_components, 0))
-    for _ in range(20):
-        sampler.sweep(state, record=False)
-    return sampler, state
+from tests.model.params import make_spec, warmed_up
 
 
 def test_patient_scale_follows_its_inverse_gamma_conditional():
     """Draws from one state against the conditional written out entry by entry: the scale multiplies the
     variance of every patient's noise (sigma_j^2 / w_ij) and activity in its module."""
-    sampler, start = _sampler_and_state(make_spec("student_t"))
+    sampler, start = warmed_up(make_spec("student_t"))
     data, lay, prior = sampler.data, sampler.layout, sampler.spec.patient_spread
     eta, _ = sampler._linear_parts(start)
     err = data.y - eta - sampler._activity_term(start)
@@ -48,14 +37,14 @@ def test_patient_scale_follows_its_inverse_gamma_conditional():
 
 def test_without_patient_spread_the_scale_stays_one():
     spec = make_spec("normal").replace(patient_spread={"enabled": False})
-    sampler, state = _sampler_and_state(spec)
+    sampler, state = warmed_up(spec)
     assert not sampler.spread_modules.any()
     assert (state.patient_scale == 1.0).all()
 
 
 def test_patient_and_control_rows_of_the_likelihood_use_their_own_spread():
     """Rows given together or apart get the same values; a patient's row changes with the scale."""
-    sampler, s = _sampler_and_state(make_spec("normal"))
+    sampler, s = warmed_up(make_spec("normal"))
     data, lay = sampler.data, sampler.layout
     rows = np.concatenate([lay.patients[:3], sampler.controls[:3]])
     together = sampler.loglik_components(s, rows, s.delta)

@@ -5,19 +5,7 @@ import copy
 import numpy as np
 from scipy import stats
 
-from pss_bayes.model.chain import initial_labels
-from pss_bayes.model.gibbs import GibbsSampler
-from tests.model.params import make_data, make_spec
-
-
-def _sampler_and_state():
-    spec = make_spec("normal")
-    data = make_data(spec)
-    sampler = GibbsSampler(data, spec, seed=0)
-    state = sampler.initial_state(initial_labels(data, sampler.layout.n_components, 0))
-    for _ in range(20):
-        sampler.sweep(state, record=False)
-    return sampler, state
+from tests.model.params import make_spec, warmed_up
 
 
 def _predictor(sampler, s, onehot):
@@ -26,7 +14,7 @@ def _predictor(sampler, s, onehot):
 
 
 def test_shifts_leave_every_predictor_unchanged():
-    sampler, s = _sampler_and_state()
+    sampler, s = warmed_up(make_spec("normal"))
     _, onehot = sampler._linear_parts(s)
     before = _predictor(sampler, s, onehot)
     sampler._shift_activity(s, onehot)
@@ -37,7 +25,7 @@ def test_shifts_follow_their_exact_conditionals():
     """From one state, many draws: a subgroup's shift (a patient's change minus a control's)
     against its Gaussian conditional written out per factor, then everyone's shift (a control's
     change) against its conditional given the state the subgroup shift left."""
-    sampler, start = _sampler_and_state()
+    sampler, start = warmed_up(make_spec("normal"))
     data, lay, p = sampler.data, sampler.layout, sampler.spec.priors
     _, onehot = sampler._linear_parts(start)
     k = int(np.argmax(onehot.sum(0)))
