@@ -577,6 +577,8 @@ class GibbsSampler:
             self._rescale_t_weights(s, obs_c)
         if self.spec.patient_spread.enabled:
             self._draw_patient_scale(s, err)
+            for _ in range(self.SPREAD_MOVES):
+                self._move_spread_ridge(s)
         s.log_weights = _log_dirichlet(rng, s.e0 + counts)
         if mix.sparse:
             s.e0 = self._update_e0(s.e0, s.log_weights)
@@ -600,6 +602,78 @@ class GibbsSampler:
             np.add.at(ss, self.factor_module, (s.activity[patients] ** 2).sum(0))
         draw = (prior.prior_scale + 0.5 * ss) / self.rng.gamma(prior.prior_shape + 0.5 * count)
         s.patient_scale = np.where(self.spread_modules, draw, 1.0)
+
+    #: Proposals per sweep of :meth:`_move_spread_ridge`.
+    SPREAD_MOVES = 3
+
+    def _move_spread_ridge(self, s: State) -> None:
+        """Metropolis-Hastings move along the ridge between the controls' and the patients' variance.
+
+        A patient's variance in module ``m`` is ``c_m`` times a control's, so the data
+        pin down the patients' variance (``c_m sigma_j^2``, ``c_m lambda_j^2``) from the
+        patients and the controls' from the controls; with few controls, Gibbs draws of
+        ``c_m`` and ``sigma_j^2`` trade one against the other slowly. The move multiplies
+        the module's ``sigma_j^2`` by ``t``, its loadings by ``sqrt(t)``, ``c_m`` by ``1/t``
+        and the patients' activities by ``1/sqrt(t)`` (:meth:`spread_ridge_map`): the
+        patients' likelihood is unchanged, the controls' changes. ``log t`` is a normal
+        random walk with a step of about the posterior SD of the controls' variance
+        scale, every module at once; the map is a one-parameter group, so the ratio is
+        the posterior's times the map's Jacobian (Liu & Sabatti 2000;
+        :meth:`spread_ridge_log_ratio`).
+        """
+        d, lay = self.data, self.layout
+        count = self.observed_continuous[self.controls].sum(0) @ (lay.module_members * lay.continuous).T
+        step = 1.7 * np.sqrt(2.0 / np.maximum(count, 1.0))
+        log_t = np.where(self.spread_modules, step * self.rng.standard_normal(d.n_modules), 0.0)
+        accept = self.spread_modules & (np.log(self.rng.uniform(size=d.n_modules))
+                                        < self.spread_ridge_log_ratio(s, log_t))
+        if accept.any():
+            self.spread_ridge_map(s, np.where(accept, log_t, 0.0))
+
+    def spread_ridge_map(self, s: State, log_t: np.ndarray) -> None:
+        """Apply the ridge map of :meth:`_move_spread_ridge` with ``log t`` (M,) per module, in place."""
+        d, lay = self.data, self.layout
+        per_marker = np.where(lay.continuous, np.exp(log_t)[d.module], 1.0)
+        s.sigma2 = s.sigma2 * per_marker
+        s.loading = s.loading * np.sqrt(per_marker)
+        s.patient_scale = s.patient_scale * np.exp(-log_t)
+        if d.n_activity:
+            s.activity[lay.patients] *= np.exp(-0.5 * log_t[self.factor_module])
+
+    def spread_ridge_log_ratio(self, s: State, log_t: np.ndarray) -> np.ndarray:
+        """(M,) log Metropolis-Hastings ratio of the ridge map with ``log t`` per module.
+
+        The change of the controls' log-likelihood (given their activities and Student-t
+        weights) and of the log priors of ``sigma_j^2``, ``lambda_j`` and ``c_m``, plus
+        the log Jacobian ``(W + W_loaded / 2 - 1) log t`` (``W`` continuous biomarkers,
+        ``W_loaded`` of them with an activity); the patients' activities' ``-n / 2 log t``
+        cancels against the change of their ``N(0, c_m)`` prior, and the patients'
+        likelihood does not change.
+        """
+        d, lay, p, spread = self.data, self.layout, self.spec.priors, self.spec.patient_spread
+        rows, continuous = self.controls, lay.continuous
+        members = lay.module_members * continuous                                # (M, J) continuous members
+        observed = self.observed_continuous[rows]
+        resid = d.y[rows] - lay.base_design[rows] @ s.fixed.T                   # controls: no subgroup effect
+        activity = s.activity[rows] @ lay.activity_map.T if d.n_activity else np.zeros_like(resid)
+        weight = np.where(observed, s.t_weights[rows], 0.0)
+        t = np.exp(log_t)[d.module]                                              # (J,)
+
+        def control_loglik(scale: np.ndarray) -> np.ndarray:
+            sigma2, loading = s.sigma2 * scale, s.loading * np.sqrt(scale)
+            z2 = weight * (resid - activity * loading) ** 2 / sigma2
+            entries = np.where(observed, np.log(np.where(observed, weight, 1.0) / sigma2) - z2, 0.0)
+            return 0.5 * entries.sum(0) @ members.T
+
+        loaded = (lay.has_activity & continuous).astype(float)
+        sigma2 = np.where(continuous, s.sigma2, 1.0)
+        noise_prior = (-(p.noise_shape + 1.0) * np.log(t) - p.noise_scale / (t * sigma2) + p.noise_scale / sigma2)
+        loading_prior = -0.5 * (t - 1.0) * s.loading ** 2 * loaded / self.spec.covariation.loading_sd ** 2
+        scale_prior = ((spread.prior_shape + 1.0) * log_t - spread.prior_scale * np.exp(log_t) / s.patient_scale
+                       + spread.prior_scale / s.patient_scale)
+        jacobian = (members.sum(1) + 0.5 * (lay.module_members * loaded).sum(1) - 1.0) * log_t
+        return (control_loglik(t) - control_loglik(np.ones_like(t)) + (noise_prior * continuous + loading_prior)
+                @ members.T + scale_prior + jacobian)
 
     def _rescale_t_weights(self, s: State, obs_c: np.ndarray) -> None:
         """Scale-group move: multiply sigma_j^2 and marker j's Student-t weights by one factor.

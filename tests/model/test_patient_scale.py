@@ -3,6 +3,7 @@
 import copy
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from tests.model.params import make_spec, warmed_up
@@ -55,3 +56,43 @@ def test_patient_and_control_rows_of_the_likelihood_use_their_own_spread():
     changed = sampler.loglik_components(s, rows, s.delta)
     assert not np.isclose(changed[:3], together[:3]).any()
     np.testing.assert_allclose(changed[3:], together[3:])
+
+
+def _log_posterior_terms(sampler, s):
+    """Every log-density term the ridge map can change, written out entry by entry: all subjects'
+    continuous likelihood given activities and Student-t weights, the activities' priors, and the
+    priors of sigma^2, loadings and patient scales."""
+    data, lay, p, spread = sampler.data, sampler.layout, sampler.spec.priors, sampler.spec.patient_spread
+    eta, _ = sampler._linear_parts(s)
+    mean = eta + sampler._activity_term(s)
+    scale = np.where(data.is_patient[:, None], s.patient_scale[data.module], 1.0)
+    obs = sampler.observed_continuous
+    total = stats.norm.logpdf(data.y, mean, np.sqrt(s.sigma2 * scale / s.t_weights))[obs].sum()
+    factor_scale = np.where(data.is_patient[:, None], s.patient_scale[sampler.factor_module], 1.0)
+    total += stats.norm.logpdf(s.activity, 0.0, np.sqrt(factor_scale)).sum()
+    cont = lay.continuous
+    total += stats.invgamma.logpdf(s.sigma2[cont], p.noise_shape, scale=p.noise_scale).sum()
+    total += stats.norm.logpdf(s.loading[lay.has_activity], 0.0, sampler.spec.covariation.loading_sd).sum()
+    total += stats.invgamma.logpdf(s.patient_scale[sampler.spread_modules], spread.prior_shape,
+                                   scale=spread.prior_scale).sum()
+    return total
+
+
+def test_spread_ridge_ratio_is_the_posterior_ratio_times_the_jacobian():
+    sampler, s = warmed_up(make_spec("student_t"))
+    data, lay = sampler.data, sampler.layout
+    rng = np.random.default_rng(1)
+    for m in np.flatnonzero(sampler.spread_modules):
+        log_t = np.zeros(data.n_modules)
+        log_t[m] = rng.normal(0.0, 0.3)
+        moved = copy.deepcopy(s)
+        sampler.spread_ridge_map(moved, log_t)
+        # the patients' likelihood is unchanged
+        before, after = sampler.pointwise(s)[1], sampler.pointwise(moved)[1]
+        np.testing.assert_allclose(after[data.is_patient], before[data.is_patient], rtol=1e-10)
+        members = (data.module == m) & lay.continuous
+        loaded = members & lay.has_activity
+        has_factor = loaded.any()
+        dimension = members.sum() + 0.5 * loaded.sum() - 1.0 - 0.5 * data.is_patient.sum() * has_factor
+        expected = _log_posterior_terms(sampler, moved) - _log_posterior_terms(sampler, s) + dimension * log_t[m]
+        assert sampler.spread_ridge_log_ratio(s, log_t)[m] == pytest.approx(expected, rel=1e-9, abs=1e-9)
