@@ -27,7 +27,8 @@ draw per continuous biomarker of baseline, covariate, batch, subgroup effects an
 loading; an independence Metropolis-Hastings draw of each binary biomarker's
 coefficients (:mod:`~pss_bayes.model.binary_laplace`) and module-wide baseline
 shifts (:mod:`~pss_bayes.model.module_shift`); pooling hyperparameters, variances,
-patient scales, weights. There are no divergences; the few random-walk step sizes
+patient scales (then a move along the ridge between the controls' and the patients'
+variance), weights. There are no divergences; the few random-walk step sizes
 adapt during warm-up. Chains are started from diverse k-means partitions with ``k_max``
 clusters and empty surplus components as they go.
 """
