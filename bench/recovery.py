@@ -29,6 +29,7 @@ Run::
     python bench/recovery.py --quick         # 1 preset, 1 seed, 100 + 100 sweeps x 2 chains
     python bench/recovery.py --model normal --presets heavy_tails --seeds 0 1 --out bench/results/recovery.csv
     python bench/recovery.py --presets default --effect-scale 0.7     # module effects at 70%
+    python bench/recovery.py --presets default --patient-spread 1.3   # patients 1.3 x as spread as controls
 """
 
 from __future__ import annotations
@@ -57,14 +58,24 @@ def scaled_effects(preset: str, scale: float) -> dict[str, Any]:
     return {"module_effects": tuple(tuple(scale * e for e in row) for row in rows)}
 
 
-def run_one(preset: str, seed: int, model: str, quick: bool, effect_scale: float = 1.0) -> dict[str, Any]:
-    """Simulate one cohort, fit it, run the baselines; one row of the table."""
-    sim = simulate_cohort(preset=preset, seed=seed, **scaled_effects(preset, effect_scale))
+def run_one(preset: str, seed: int, model: str, quick: bool, effect_scale: float = 1.0,
+            patient_spread: Sequence[float] = ()) -> dict[str, Any]:
+    """Simulate one cohort, fit it, run the baselines; one row of the table.
+
+    ``patient_spread``: one value (every subgroup) or one per subgroup, overriding the preset's.
+    """
+    overrides = scaled_effects(preset, effect_scale)
+    if patient_spread:
+        k = SIMULATION_PRESETS[preset].n_subgroups
+        overrides["patient_spread"] = tuple(patient_spread) * k if len(patient_spread) == 1 else tuple(patient_spread)
+    sim = simulate_cohort(preset=preset, seed=seed, **overrides)
     patients = patient_data(sim)
     result, wall = timed_fit(sim, load_spec(model), seed, quick)
     gmm_k, gmm_labels = gmm_bic(patients.continuous)
     lda_labels = lda_cv_labels(patients.imputed, patients.truth)
     label = preset if effect_scale == 1.0 else f"{preset} x{effect_scale:g}"
+    if patient_spread:
+        label += " spread " + "/".join(f"{v:g}" for v in patient_spread)
     row = {"preset": label, "seed": seed, "true_k": sim.n_subgroups, **fit_summary(result, patients),
            "gmm_k": gmm_k, "ari_gmm": adjusted_rand_score(patients.truth, gmm_labels),
            "ari_lda": adjusted_rand_score(patients.truth, lda_labels), "wall_s": wall}
@@ -87,11 +98,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--effect-scale", type=float, default=1.0,
                    help="multiply every preset's subgroup-by-module effects by this (binary markers' "
                         "shifts unchanged), to see where recovery breaks down (default: 1)")
+    p.add_argument("--patient-spread", type=float, nargs="+", default=(),
+                   help="patients' within-subgroup SD over the controls': one value for every subgroup or one "
+                        "per subgroup, overriding the preset's (default: the preset's)")
     args = p.parse_args(argv)
     presets = args.presets or (["default"] if args.quick else list(PRESETS))
     seeds = args.seeds[:1] if args.quick else args.seeds
     rows = run_grid(presets, seeds, lambda preset, seed: run_one(preset, seed, args.model, args.quick,
-                                                                 args.effect_scale), "fitting")
+                                                                 args.effect_scale, args.patient_spread),
+                    "fitting")
     sampler = "quick: 100 + 100 sweeps x 2 chains" if args.quick else "the spec's sampler settings"
     print(f"## Recovery: model '{args.model}' ({sampler})\n")
     print(markdown_table(rows, COLUMNS))
