@@ -154,7 +154,7 @@ def run_demo(out: str | Path, seed: int = 0, quiet: bool = False, console: Conso
     write_fit_dir(result, fit_dir, command=command)
     say(result.summary(), highlight=False)
     say(f"[bold]Files:[/bold] {fit_dir}/ (membership.csv, n_subgroups.csv, effects.csv, "
-        "module_effects.csv, diagnostics.json, posterior.nc, run.json)")
+        "module_effects.csv, patient_spread.csv, diagnostics.json, posterior.nc, run.json)")
 
     comparison_dir = out / "comparison"
     say(f"[bold]4. Comparing numbers of subgroups[/bold]: fixed K = {DEMO_K.start}..{DEMO_K.stop - 1} and the "
