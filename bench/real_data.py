@@ -25,8 +25,8 @@ truth as in ``bench/recovery.py``: ``k_mode``, ``p_k_mode``, ``ari``, ``gmm_k`` 
 ``lowrank_k`` / ``lowrank_rank`` / ``ari_lowrank`` (one covariance shared by the groups
 with a few factors loading on every measurement plus a diagonal, ``L L' + D``, rank 1–3
 and K chosen together by BIC; ``bench/_factor_mixture.py``), ``ari_lda`` (cross-validated
-LDA trained on the truth; none for one group), and the fit's own diagnostics. With a single true group the ARI of any labelling is 0 unless it
-also has one group (then 1).
+LDA trained on the truth; none for one group), and the fit's own diagnostics. With a
+single true group the ARI of any labelling is 0 unless it also has one group (then 1).
 
 Run::
 
@@ -123,7 +123,8 @@ def run_one(dataset: str, layout: str, quick: bool, seed: int = 0, model: str = 
            "gmm_k": gmm_k, "ari_gmm": adjusted_rand_score(true, gmm_labels),
            "gmm_tied_k": tied_k, "ari_gmm_tied": adjusted_rand_score(true, tied_labels),
            "gmm_full_k": full_k, "ari_gmm_full": adjusted_rand_score(true, full_labels),
-           "lowrank_k": lowrank_k, "lowrank_rank": lowrank_rank, "ari_lowrank": adjusted_rand_score(true, lowrank_labels),
+           "lowrank_k": lowrank_k, "lowrank_rank": lowrank_rank,
+           "ari_lowrank": adjusted_rand_score(true, lowrank_labels),
            "ari_lda": adjusted_rand_score(true, lda_cv_labels(x, true)) if n_true > 1 else None, "wall_s": wall}
     return {c: row[c] for c in COLUMNS}
 
