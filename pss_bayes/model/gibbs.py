@@ -45,7 +45,7 @@ from scipy.special import gammaln
 from pss_bayes.model.binary_laplace import draw_coefficients
 from pss_bayes.model.birth_death import BirthDeath
 from pss_bayes.model.collapsed import EffectIntegral, Information, ModuleBlocks, patient_information
-from pss_bayes.model.design import ModelData, entry_scale, spread_modules
+from pss_bayes.model.design import ModelData, spread_modules
 from pss_bayes.model.likelihood import component_loglik
 from pss_bayes.model.module_shift import ModuleShift
 from pss_bayes.model.numerics import logsumexp
@@ -220,15 +220,18 @@ class GibbsSampler:
         return m.e0_shape / (m.e0_rate_per_k * m.k_max)
 
     # ----------------------------------------------------------- likelihood
-    def _entry_scale(self, s: State, columns: np.ndarray | slice = slice(None)) -> np.ndarray:
-        """(n, J) variance multiple of each entry (:func:`~pss_bayes.model.design.entry_scale`), of some columns."""
-        return entry_scale(self.data, s.patient_scale)[:, columns]
+    def _entry_scale(self, s: State, rows: np.ndarray | slice = slice(None),
+                     columns: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Variance multiple of each entry, optionally of some rows and columns: the module's patient
+        scale for patients, 1 for controls (as :func:`~pss_bayes.model.design.entry_scale`)."""
+        return np.where(self.data.is_patient[rows, None], s.patient_scale[self.data.module[columns]], 1.0)
 
-    def _precision(self, s: State, columns: np.ndarray | None = None) -> np.ndarray:
-        """Precision of each continuous entry (0 where unobserved or binary), optionally of some columns."""
+    def _precision(self, s: State, columns: np.ndarray | None = None,
+                   rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Precision of each continuous entry (0 where unobserved or binary), optionally of some rows and columns."""
         cols = slice(None) if columns is None else columns
-        return np.where(self.observed_continuous[:, cols],
-                        s.t_weights[:, cols] / (s.sigma2[cols] * self._entry_scale(s, cols)), 0.0)
+        return np.where(self.observed_continuous[rows][:, cols],
+                        s.t_weights[rows][:, cols] / (s.sigma2[cols] * self._entry_scale(s, rows, cols)), 0.0)
 
     def _patient_loading(self, s: State) -> np.ndarray:
         """Loadings on the standardised activity for patients: their activity variance is the patient scale."""
@@ -239,7 +242,7 @@ class GibbsSampler:
         d, lay = self.data, self.layout
         base = lay.base_design[rows] @ s.fixed.T
         y = d.y[rows]
-        prec = self._precision(s)[rows]
+        prec = self._precision(s, rows=rows)
         b = d.is_binary
         patients = d.is_patient[rows]
         out = np.empty((len(rows), len(delta)))
@@ -327,7 +330,7 @@ class GibbsSampler:
         d, lay, rng = self.data, self.layout, self.rng
         rows = lay.patients
         base = lay.base_design[rows] @ s.fixed.T
-        prec = self._precision(s)[rows]
+        prec = self._precision(s, rows=rows)
         resid = np.where(prec > 0, d.y[rows] - base, 0.0)
         b = d.is_binary
         if b.any():
@@ -508,7 +511,7 @@ class GibbsSampler:
         if d.n_activity:
             eta += (s.activity[controls] @ lay.activity_map[cols].T) * s.loading[cols]
         y, observed = self.shift_data
-        shift = moves.step(self.rng, eta, y, self._precision(s, cols)[controls], observed, s.fixed[cols, 0],
+        shift = moves.step(self.rng, eta, y, self._precision(s, cols, rows=controls), observed, s.fixed[cols, 0],
                            s.theta[:, moves.modules], adapt)
         per_marker = moves.member @ shift
         s.fixed[cols, 0] += per_marker
