@@ -176,6 +176,11 @@ class GibbsSampler:
         self.controls = np.flatnonzero(~data.is_patient)
         #: Modules with a patient scale (those with continuous biomarkers, when the spec has one).
         self.spread_modules = spread_modules(data, spec)
+        #: Random-walk step of log t in :meth:`_move_spread_ridge`, per module: about the posterior SD
+        #: of a scale of the controls' variance, from their observed continuous entries.
+        control_entries = self.observed_continuous[self.controls].sum(0) @ (
+            self.layout.module_members * self.layout.continuous).T
+        self.spread_step = 1.7 * np.sqrt(2.0 / np.maximum(control_entries, 1.0))
         #: Module of each activity factor.
         self.factor_module = np.array([data.module[self.layout.activity_map[:, f] > 0][0]
                                        for f in range(data.n_activity)], dtype=int)
@@ -625,10 +630,8 @@ class GibbsSampler:
         the posterior's times the map's Jacobian (Liu & Sabatti 2000;
         :meth:`spread_ridge_log_ratio`).
         """
-        d, lay = self.data, self.layout
-        count = self.observed_continuous[self.controls].sum(0) @ (lay.module_members * lay.continuous).T
-        step = 1.7 * np.sqrt(2.0 / np.maximum(count, 1.0))
-        log_t = np.where(self.spread_modules, step * self.rng.standard_normal(d.n_modules), 0.0)
+        d = self.data
+        log_t = np.where(self.spread_modules, self.spread_step * self.rng.standard_normal(d.n_modules), 0.0)
         accept = self.spread_modules & (np.log(self.rng.uniform(size=d.n_modules))
                                         < self.spread_ridge_log_ratio(s, log_t))
         if accept.any():
