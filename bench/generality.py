@@ -24,6 +24,7 @@ Run::
     python bench/generality.py                        # 8 cohorts (about 15 minutes on 2 cores)
     python bench/generality.py --cohorts small_k3 --seeds 11 12
     python bench/generality.py --quick                # small_k3, 100 + 100 sweeps x 2 chains
+    python bench/generality.py --model subgroup_spread  # another model spec
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ COHORTS: dict[str, dict[str, Any]] = {
 }
 
 
-def run_one(name: str, seed: int, quick: bool) -> dict[str, Any]:
+def run_one(name: str, seed: int, quick: bool, model: str = "default") -> dict[str, Any]:
     """Simulate, write and read back one cohort, fit it, run the baselines; one row of the table."""
     sim = simulate_cohort(seed=seed, **COHORTS[name])
     with tempfile.TemporaryDirectory() as folder:
@@ -93,7 +94,7 @@ def run_one(name: str, seed: int, quick: bool) -> dict[str, Any]:
         cohort = load_cohort(Path(folder) / "cohort.csv", Path(folder) / "markers.csv",
                              covariates=("age", "sex"), batch="centre")
     started = time.perf_counter()
-    result = fit(cohort, "default", seed=seed, progress=False, **({**QUICK_SAMPLER, "extensions": 0} if quick else {}))
+    result = fit(cohort, model, seed=seed, progress=False, **({**QUICK_SAMPLER, "extensions": 0} if quick else {}))
     wall = time.perf_counter() - started
     patients = patient_data(sim)
     gmm_k, gmm_labels = gmm_bic(patients.continuous)
@@ -107,12 +108,13 @@ def run_one(name: str, seed: int, quick: bool) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     p = parser(__doc__, (11,))
     p.add_argument("--cohorts", nargs="+", choices=list(COHORTS), help="cohorts (default: all eight)")
+    p.add_argument("--model", default="default", help="model spec name or path (default: default)")
     args = p.parse_args(argv)
     names = args.cohorts or (["small_k3"] if args.quick else list(COHORTS))
     seeds = args.seeds[:1] if args.quick else args.seeds
-    rows = run_grid(names, seeds, lambda name, seed: run_one(name, seed, args.quick), "fitting")
+    rows = run_grid(names, seeds, lambda name, seed: run_one(name, seed, args.quick, args.model), "fitting")
     sampler = "quick: 100 + 100 sweeps x 2 chains" if args.quick else "the default spec's sampler settings"
-    print(f"## Generality: model 'default' ({sampler})\n")
+    print(f"## Generality: model '{args.model}' ({sampler})\n")
     print(markdown_table(rows, COLUMNS))
     print()
     print(summary_line("overall", rows))

@@ -70,11 +70,16 @@ def _draw_arrays(result: FitResult, draws: np.ndarray) -> dict[str, np.ndarray]:
     with np.errstate(divide="ignore"):
         log_weights = np.log(flat("component_weight"))
     df = flat("df") if "df" in post else np.full(n_samples, result.spec.likelihood.df)
-    patient_scale = (np.nan_to_num(flat("patient_spread"), nan=1.0) ** 2 if "patient_spread" in post
-                     else np.ones((n_samples, post.sizes["module"])))
+    K, M = post.sizes["component"], post.sizes["module"]
+    if "component_spread" in post:
+        component_scale = np.nan_to_num(flat("component_spread"), nan=1.0) ** 2
+    elif "patient_spread" in post:
+        component_scale = np.repeat(np.nan_to_num(flat("patient_spread"), nan=1.0)[:, None, :] ** 2, K, axis=1)
+    else:
+        component_scale = np.ones((n_samples, K, M))
     return {"fixed": fixed, "delta": flat("component_effect"), "log_weights": log_weights,
             "sigma": np.nan_to_num(flat("sigma"), nan=1.0), "loading": flat("loading"), "df": df,
-            "patient_scale": patient_scale}
+            "component_scale": component_scale}
 
 
 def _design_rows(result: FitResult, cohort: Cohort) -> tuple[ModelData, np.ndarray]:
@@ -243,21 +248,27 @@ def pointwise_loglik(result: FitResult, cohort: Cohort | None = None, *, max_dra
                              np.r_[0.0, np.full(len(p["log_weights"][s]), -np.inf)])
         binary = _binary_loglik(eta0[:, b], data.y[:, b], data.observed[:, b], delta[:, b])
         comp = np.empty_like(binary)
-        # A patient's noise and activity have the module's patient scale times a control's variance.
-        for rows, multiple in ((patients, p["patient_scale"][s][data.module]), (~patients, 1.0)):
+        # A patient's noise and activity have its component's patient scale times a control's variance
+        # (row 0, the controls' component, and controls: 1).
+        component_scale = np.concatenate([np.ones((1, data.n_modules)), p["component_scale"][s]])
+        continuous_delta = np.where(b, 0.0, delta)
+        for rows, scale in ((patients, component_scale), (~patients, np.ones_like(component_scale))):
             if not rows.any():
                 continue
-            root = np.sqrt(multiple)
-            if student:
-                comp[rows] = student_component_loglik(
-                    resid0[rows], obs_c[rows], p["sigma"][s] * root, p["df"][s], p["loading"][s] * root,
-                    activity_map, np.where(b, 0.0, delta), offset=(log_prior + binary)[rows], nodes=nodes)
-            else:
-                prec = np.where(obs_c[rows], (p["sigma"][s] * root) ** -2, 0.0)
+            if not student:
+                prec = np.where(obs_c[rows], p["sigma"][s] ** -2, 0.0)
                 no_binary = np.zeros((int(rows.sum()), 0))
-                comp[rows] = component_loglik(resid0[rows], prec, p["loading"][s] * root, activity_map,
-                                              np.where(b, 0.0, delta), no_binary, no_binary, no_binary,
-                                              delta[:, :0])
+                comp[rows] = component_loglik(resid0[rows], prec, p["loading"][s], data.module, scale,
+                                              continuous_delta, no_binary, no_binary, no_binary, delta[:, :0])
+                continue
+            distinct, which = np.unique(scale, axis=0, return_inverse=True)
+            for u, multiple in enumerate(distinct):
+                columns = np.flatnonzero(np.ravel(which) == u)
+                root = np.sqrt(multiple[data.module])
+                comp[np.ix_(rows, columns)] = student_component_loglik(
+                    resid0[rows], obs_c[rows], p["sigma"][s] * root, p["df"][s], p["loading"][s] * root,
+                    activity_map, continuous_delta[columns],
+                    offset=(log_prior + binary)[np.ix_(rows, columns)], nodes=nodes)
         out[s] = logsumexp(comp + binary + log_prior, axis=1)
     return xr.DataArray(out.reshape(chains, draws, -1), dims=("chain", "draw", "subject"),
                         coords={"chain": post.coords["chain"], "draw": post.coords["draw"][kept],

@@ -120,7 +120,7 @@ def _posterior(traces: list[dict[str, np.ndarray]], data, spec: ModelSpec, attrs
     labels = relabel_traces(stacked, fixed_k=not spec.mixture.sparse, k=k)
     return build_inference_data(stacked, data, labels, {**attrs, "k_reported": str(labels.k)},
                                 estimated_df=spec.likelihood.df_estimated and not data.is_binary.all(),
-                                spread=spread_modules(data, spec))
+                                spread=spread_modules(data, spec), by_subgroup=spec.patient_spread.by_subgroup)
 
 
 class _ChainRunner:

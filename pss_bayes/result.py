@@ -91,6 +91,8 @@ class FitResult:
     def patient_spread(self) -> pd.DataFrame:
         """Per module, the patients' within-subgroup SD over the controls' SD: mean, 94% HDI, P(above 1).
 
+        Subgroup ``all``: the ratio shared by the subgroups (or, with a spread per subgroup,
+        the typical one); with a spread per subgroup, also a row per subgroup and module.
         Empty when the spec does not estimate it.
         """
         return summaries.patient_spread_table(self.idata.posterior)

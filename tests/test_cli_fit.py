@@ -35,7 +35,7 @@ def test_fit_writes_the_contracted_files(cohort_dir, tmp_path, capsys):
     modules = pd.read_csv(out / "module_effects.csv")
     assert {"subgroup", "module", "mean", "hdi_lo", "hdi_hi", "p_above_controls"} <= set(modules)
     spread = pd.read_csv(out / "patient_spread.csv")
-    assert list(spread.columns) == ["module", "mean", "sd", "hdi_lo", "hdi_hi", "p_above_controls"]
+    assert list(spread.columns) == ["subgroup", "module", "mean", "sd", "hdi_lo", "hdi_hi", "p_above_controls"]
     assert set(spread["module"]) == set(modules["module"]) - {"autoantibodies"}      # modules with continuous markers
     assert ((spread["hdi_lo"] > 0) & (spread["hdi_lo"] <= spread["mean"]) & (spread["mean"] <= spread["hdi_hi"])).all()
     diag = json.loads((out / "diagnostics.json").read_text())

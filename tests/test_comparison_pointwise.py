@@ -1,6 +1,7 @@
 """The per-subject marginal log-likelihood recomputed from posterior draws."""
 
 import numpy as np
+import pytest
 from scipy.special import logsumexp
 from scipy.stats import t as student_t
 
@@ -9,6 +10,7 @@ from pss_bayes.comparison_pointwise import (MARGINAL, pointwise_loglik, student_
 from pss_bayes.inference import fit
 from pss_bayes.model.likelihood import component_loglik
 from pss_bayes.model.numerics import LOG_2PI
+from pss_bayes.model.spec import load_spec
 
 
 def _problem(rng, loading_sd=0.8, n=12, K=3):
@@ -52,7 +54,8 @@ def test_student_with_large_df_is_the_normal_closed_form():
     p = _problem(np.random.default_rng(2))
     prec = np.where(p["observed"], p["sigma"] ** -2, 0.0)
     empty = np.zeros((len(prec), 0))
-    normal = component_loglik(p["resid0"], prec, p["loading"], p["activity_map"], p["delta"],
+    module = np.array([0, 2, 0, 1, 0, 1, 1, 3])          # each factor's markers, and one module per other marker
+    normal = component_loglik(p["resid0"], prec, p["loading"], module, np.ones((len(p["delta"]), 4)), p["delta"],
                               empty, empty, empty, p["delta"][:, :0])
     np.testing.assert_allclose(student_component_loglik(**p, nu=1e8), normal, atol=1e-4)
 
@@ -91,8 +94,11 @@ def test_marginal_term_replaces_the_student_t_conditional_one(tiny_fit):
     assert tiny_fit.idata.log_likelihood.attrs.get("pointwise") != MARGINAL      # the input is unchanged
 
 
-def test_normal_family_recomputation_equals_the_samplers_values(tiny_sim):
-    result = fit(tiny_sim.cohort, "normal", seed=4, draws=15, tune=15, chains=1, extensions=0, progress=False)
+@pytest.mark.parametrize("by_subgroup", [False, True])
+def test_normal_family_recomputation_equals_the_samplers_values(tiny_sim, by_subgroup):
+    spec = load_spec("normal").replace(patient_spread={"by_subgroup": by_subgroup})
+    result = fit(tiny_sim.cohort, spec, seed=4, draws=15, tune=15, chains=1, extensions=0, progress=False)
+    assert ("component_spread" in result.idata.posterior) == by_subgroup
     np.testing.assert_allclose(pointwise_loglik(result).to_numpy(),
                                result.idata.log_likelihood["y"].to_numpy(), atol=1e-9)
     kept = with_marginal_loglik(result, max_draws=5).idata.log_likelihood

@@ -8,7 +8,7 @@ from pss_bayes.model.spec import ModelSpec, available_specs, load_spec
 
 def test_shipped_specs_load_by_name():
     names = available_specs()
-    assert {"default", "normal", "diagonal", "plain", "equal_spread"} <= set(names)
+    assert {"default", "normal", "diagonal", "plain", "equal_spread", "subgroup_spread"} <= set(names)
     assert load_spec("normal").likelihood.family == "normal"
     assert load_spec("default").likelihood.family == "student_t"
     assert load_spec("diagonal").covariation.enabled is False
@@ -17,6 +17,7 @@ def test_shipped_specs_load_by_name():
     default = load_spec("default")
     assert default.patient_spread.enabled and not load_spec("equal_spread").patient_spread.enabled
     assert not plain.patient_spread.enabled
+    assert load_spec("subgroup_spread").patient_spread.by_subgroup and not default.patient_spread.by_subgroup
     for section in ("mixture", "likelihood", "covariation", "patient_spread", "priors", "sampler"):
         assert getattr(default, section) == getattr(ModelSpec(), section)
 
@@ -36,6 +37,7 @@ def test_spec_from_path_and_partial_sections(tmp_path):
     ('[likelihood]\nfamily = "cauchy"\n', "likelihood.family is 'cauchy'"),
     ("[priors]\nbatch_sd = -1\n", "priors.batch_sd must be positive"),
     ("[patient_spread]\nprior_shape = 0\n", "patient_spread.prior_shape must be positive"),
+    ("[patient_spread]\nsubgroup_shape = 2\n", "patient_spread.subgroup_shape must be above 2"),
     ("[mixture]\nk_max = 'ten'\n", "k_max = 'ten' is not a valid int"),
     ("[covariation]\nenabled = 1\n", "enabled = 1 is not a valid bool"),
     ("[sampler]\nextensions = -1\n", "tune and extensions >= 0"),

@@ -52,19 +52,32 @@ class BirthDeath:
     delta, theta
         Current subgroup effects (K, J) and subgroup-by-module effects (K, M), changed in
         place by accepted moves.
+    scale
+        (K, M) each component's variance multiple per module (``info`` is at multiple 1);
+        the moves condition on it: a patient born into an empty component takes that
+        component's multiple, and a component emptied by a death keeps its own.
     """
 
     def __init__(self, info: Information, integral: EffectIntegral, delta: np.ndarray,
-                 theta: np.ndarray) -> None:
+                 theta: np.ndarray, scale: np.ndarray) -> None:
         self.info, self.integral = info, integral
-        self.delta, self.theta = delta, theta
+        self.delta, self.theta, self.scale = delta, theta, scale
         #: (n, K) log-likelihood of each patient in each component, given its effects.
-        self.fit_in = np.ascontiguousarray(loglik_given(info, integral.blocks.gather(delta)))
-        #: (n,) the same alone in a new component, its effects integrated out.
-        self.fit_new = info.const + integral.log_marginal_each(info)
+        self.fit_in = np.ascontiguousarray(loglik_given(info, integral.blocks.gather(delta), scale))
+        #: (n, K) the same alone in each component with its effects integrated out (components
+        #: with the same multiples share one evaluation).
+        distinct, which = np.unique(scale, axis=0, return_inverse=True)
+        alone = [self._alone(c) for c in distinct]
+        self.fit_new = np.ascontiguousarray(np.stack(alone, axis=1)[:, np.ravel(which)])
+
+    def _alone(self, scale: np.ndarray) -> np.ndarray:
+        """(n,) each patient's log marginal likelihood alone in a component with multiples ``scale`` (M,)."""
+        info = self.info.scaled(scale)
+        return info.const + self.integral.log_marginal_each(info)
 
     def _refresh(self, k: int) -> None:
-        self.fit_in[:, k] = loglik_given(self.info, self.integral.blocks.gather(self.delta[k:k + 1]))[:, 0]
+        self.fit_in[:, k] = loglik_given(self.info, self.integral.blocks.gather(self.delta[k:k + 1]),
+                                         self.scale[k:k + 1])[:, 0]
 
     def log_birth_ratio(self, labels: np.ndarray, i: int, k: int, e0: float) -> float:
         """Log Metropolis-Hastings ratio of moving patient ``i`` into empty component ``k``.
@@ -76,10 +89,10 @@ class BirthDeath:
         """
         return _log_birth_ratio(self.fit_in, self.fit_new, labels, i, k, e0)
 
-    def _draw_component(self, rng: np.random.Generator, i: int | None) -> tuple[np.ndarray, np.ndarray]:
-        """Effects (theta, delta) of a component holding patient ``i`` alone (or no one), from their conditional."""
+    def _draw_component(self, rng: np.random.Generator, i: int | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Effects (theta, delta) of component ``k`` holding patient ``i`` alone (or no one), from their conditional."""
         rows = np.array([] if i is None else [i], dtype=int)
-        return self.integral.draw(rng, *self.info.group(rows), self.delta.shape[1])
+        return self.integral.draw(rng, *self.info.group(rows, self.scale[k]), self.delta.shape[1])
 
     def step(self, rng: np.random.Generator, labels: np.ndarray, e0: float) -> int:
         """Attempt one birth or death (each with probability 1/2); returns 1 if accepted.
@@ -91,10 +104,10 @@ class BirthDeath:
             return 0
         if move == _BIRTH:
             labels[i] = k
-            self.theta[k], self.delta[k] = self._draw_component(rng, i)
+            self.theta[k], self.delta[k] = self._draw_component(rng, i, k)
         else:
             labels[i] = l
-            self.theta[k], self.delta[k] = self._draw_component(rng, None)
+            self.theta[k], self.delta[k] = self._draw_component(rng, None, k)
         self._refresh(k)
         return 1
 
@@ -103,12 +116,13 @@ _REJECTED, _BIRTH, _DEATH = 0, 1, 2
 
 
 @jit
-def _birth_logits(fit_in, fit_new, labels, counts):
-    """Unnormalised log-probability of proposing each patient for a birth (from subgroups of three or more)."""
+def _birth_logits(fit_in, fit_new, labels, counts, k):
+    """Unnormalised log-probability of proposing each patient for a birth into ``k`` (from subgroups of
+    three or more)."""
     out = np.empty(len(labels))
     for i in range(len(labels)):
         l = labels[i]
-        out[i] = INFORMED_POWER * (fit_new[i] - fit_in[i, l]) if counts[l] >= 3 else -np.inf
+        out[i] = INFORMED_POWER * (fit_new[i, k] - fit_in[i, l]) if counts[l] >= 3 else -np.inf
     return out
 
 
@@ -190,8 +204,8 @@ def _largest(counts):
 def _log_birth_ratio(fit_in, fit_new, labels, i, k, e0):
     counts = _counts(labels, fit_in.shape[1])
     l = labels[i]
-    log_target = fit_new[i] - fit_in[i, l] + np.log(e0) - np.log(counts[l] - 1 + e0)
-    logits = _birth_logits(fit_in, fit_new, labels, counts)
+    log_target = fit_new[i, k] - fit_in[i, l] + np.log(e0) - np.log(counts[l] - 1 + e0)
+    logits = _birth_logits(fit_in, fit_new, labels, counts, k)
     log_forward = -np.log(_how_many(counts, 0)) + logits[i] - _log_sum_exp(logits)
     counts[l] -= 1                                                      # after the birth
     counts[k] = 1
@@ -213,7 +227,7 @@ def _propose(u, fit_in, fit_new, labels, e0):
         k = _pick(counts, 0, u[1])
         if k < 0 or _largest(counts) < 3:
             return _REJECTED, -1, -1, -1
-        i = _draw(u[2], _birth_logits(fit_in, fit_new, labels, counts))
+        i = _draw(u[2], _birth_logits(fit_in, fit_new, labels, counts, k))
         if np.log(u[3]) >= _log_birth_ratio(fit_in, fit_new, labels, i, k, e0):
             return _REJECTED, -1, -1, -1
         return _BIRTH, i, k, -1

@@ -12,8 +12,8 @@ from pss_bayes.model.gibbs import GibbsSampler, State
 from pss_bayes.model.spec import ModelSpec
 
 #: Names and per-draw shapes (as functions of the data) of what a chain records.
-TRACE_VARIABLES = ("fixed", "delta", "loading", "sigma2", "patient_scale", "theta", "tau2", "log_weights", "e0",
-                   "df", "counts", "responsibility", "log_lik")
+TRACE_VARIABLES = ("fixed", "delta", "loading", "sigma2", "patient_scale", "subgroup_scale", "theta", "tau2",
+                   "log_weights", "e0", "df", "counts", "responsibility", "log_lik")
 
 
 def initial_labels(data: ModelData, n_components: int, seed: int) -> np.ndarray:
@@ -27,7 +27,8 @@ def initial_labels(data: ModelData, n_components: int, seed: int) -> np.ndarray:
 
 def _snapshot(s: State, n_components: int) -> dict[str, np.ndarray]:
     return {"fixed": s.fixed.copy(), "delta": s.delta.copy(), "loading": s.loading.copy(),
-            "sigma2": s.sigma2.copy(), "patient_scale": s.patient_scale.copy(), "theta": s.theta.copy(),
+            "sigma2": s.sigma2.copy(), "patient_scale": s.patient_scale.copy(),
+            "subgroup_scale": s.subgroup_scale.copy(), "theta": s.theta.copy(),
             "tau2": s.tau2.copy(),
             "log_weights": s.log_weights.copy(), "e0": np.float64(s.e0),
             "df": np.float64(s.nu),

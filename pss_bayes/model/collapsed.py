@@ -69,27 +69,74 @@ class Information:
     Patient ``i``'s precision in module ``m`` is ``diag(p[i, m]) - u[i, m] u[i, m]'``
     (the activity makes it diagonal minus rank one) and its linear term ``h[i, m]``;
     ``const + h.delta - delta'Q delta / 2`` is its exact log-likelihood given effects
-    ``delta``. All arrays are (n, M, W) but ``const`` (n,).
+    ``delta``. ``p``, ``u``, ``h`` are (n, M, W). The continuous entries of a module
+    (slots where ``scalable``, (M, W)) may have their covariance multiplied by a
+    patient scale (:meth:`scaled`); for them ``log_det`` (log-determinant of their
+    precision less ``count log 2 pi``), ``quad`` (``r'Q r``) and ``count`` (entries)
+    are kept per module (n, M), and ``fixed`` (n,) holds the other entries' (binary
+    markers') part of ``const``.
     """
 
     p: np.ndarray
     u: np.ndarray
     h: np.ndarray
-    const: np.ndarray
+    log_det: np.ndarray
+    quad: np.ndarray
+    count: np.ndarray
+    fixed: np.ndarray
+    scalable: np.ndarray
 
-    def group(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Summed precision (M, W, W) and linear term (M, W) of the patients in ``rows``."""
+    @property
+    def const(self) -> np.ndarray:
+        """(n,) the part of each patient's log-likelihood that does not involve the effects."""
+        return 0.5 * (self.log_det - self.quad).sum(-1) + self.fixed
+
+    def slot_scale(self, scale: np.ndarray) -> np.ndarray:
+        """(..., M, W) the variance multiple of each slot for module multiples ``scale`` (..., M)."""
+        return np.where(self.scalable, np.asarray(scale, dtype=float)[..., None], 1.0)
+
+    def scaled(self, scale: np.ndarray) -> "Information":
+        """The factors when each module's continuous covariance is ``scale`` times this one's.
+
+        ``scale`` is (M,) (every patient alike) or (n, M). Precisions and linear terms
+        of those entries divide by it, their log-determinant loses ``count log(scale)``.
+        """
+        c = np.broadcast_to(np.asarray(scale, dtype=float), self.quad.shape)
+        slot = self.slot_scale(c)
+        return Information(self.p / slot, self.u / np.sqrt(slot), self.h / slot,
+                           self.log_det - self.count * np.log(c), self.quad / c, self.count, self.fixed,
+                           self.scalable)
+
+    def group(self, rows: np.ndarray, scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Summed precision (M, W, W) and linear term (M, W) of the patients in ``rows``,
+        each module's continuous covariance times ``scale`` (M,) when given."""
         u = self.u[rows].transpose(1, 0, 2)                                    # (M, n, W)
         Q = self.p[rows].sum(0)[..., :, None] * np.eye(u.shape[-1]) - np.swapaxes(u, 1, 2) @ u
-        return Q, self.h[rows].sum(0)
+        return self.rescale((Q, self.h[rows].sum(0)), scale)
+
+    def rescale(self, sums: tuple[np.ndarray, np.ndarray],
+                scale: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Group sums ``(Q, h)`` at multiple 1 when each module's continuous covariance is times ``scale`` (M,)."""
+        if scale is None:
+            return sums
+        slot = self.slot_scale(scale)
+        root = 1.0 / np.sqrt(slot)
+        return sums[0] * root[:, :, None] * root[:, None, :], sums[1] / slot
+
+    def scale_term(self, rows: np.ndarray, scale: np.ndarray) -> float:
+        """Change of the summed ``const`` of the patients in ``rows`` when each module's continuous
+        covariance is multiplied by ``scale`` (M,): ``sum_m [-count log(scale) - quad (1 / scale - 1)] / 2``."""
+        count, quad = self.count[rows].sum(0), self.quad[rows].sum(0)
+        return float(-0.5 * (count * np.log(scale) + quad * (1.0 / scale - 1.0)).sum())
 
     def take(self, rows: np.ndarray) -> "Information":
         """The factors of the patients in ``rows``."""
-        return Information(self.p[rows], self.u[rows], self.h[rows], self.const[rows])
+        return Information(self.p[rows], self.u[rows], self.h[rows], self.log_det[rows], self.quad[rows],
+                           self.count[rows], self.fixed[rows], self.scalable)
 
 
-def patient_information(prec: np.ndarray, resid: np.ndarray, loading: np.ndarray,
-                        blocks: ModuleBlocks) -> Information:
+def patient_information(prec: np.ndarray, resid: np.ndarray, loading: np.ndarray, blocks: ModuleBlocks,
+                        continuous: np.ndarray | None = None) -> Information:
     """Each patient's factor in its subgroup's effects.
 
     Parameters
@@ -102,19 +149,25 @@ def patient_information(prec: np.ndarray, resid: np.ndarray, loading: np.ndarray
         (J,) activity loadings (0 for biomarkers without an activity).
     blocks
         Module layout; every biomarker with a loading must share one activity per module.
+    continuous
+        (J,) true for the biomarkers whose covariance a patient scale multiplies (all when omitted).
     """
     n, (M, W) = len(prec), blocks.index.shape
-    p, u, h, const = np.zeros((n, M, W)), np.zeros((n, M, W)), np.zeros((n, M, W)), np.zeros(n)
-    _patient_information(*contiguous_floats(prec, resid, loading), blocks.index, blocks.mask, p, u, h, const)
-    return Information(p, u, h, const)
+    continuous = np.ones(prec.shape[1], dtype=bool) if continuous is None else np.asarray(continuous, dtype=bool)
+    scalable = blocks.mask & continuous[blocks.index]
+    p, u, h = np.zeros((n, M, W)), np.zeros((n, M, W)), np.zeros((n, M, W))
+    log_det, quad, count, fixed = np.zeros((n, M)), np.zeros((n, M)), np.zeros((n, M)), np.zeros(n)
+    _patient_information(*contiguous_floats(prec, resid, loading), blocks.index, blocks.mask, scalable, p, u, h,
+                         log_det, quad, count, fixed)
+    return Information(p, u, h, log_det, quad, count, fixed, scalable)
 
 
 @jit
-def _patient_information(prec, resid, loading, index, mask, p, u, h, const):
-    """:func:`patient_information` into the zeroed (n, M, W) arrays ``p``, ``u``, ``h`` and (n,) ``const``."""
+def _patient_information(prec, resid, loading, index, mask, scalable, p, u, h, log_det, quad, count, fixed):
+    """:func:`patient_information` into the zeroed (n, M, W) arrays ``p``, ``u``, ``h``, (n, M)
+    ``log_det``, ``quad``, ``count`` and (n,) ``fixed``."""
     M, W = index.shape
     for i in range(prec.shape[0]):
-        total = 0.0
         for m in range(M):
             t, ur = 0.0, 0.0
             for w in range(W):
@@ -122,7 +175,11 @@ def _patient_information(prec, resid, loading, index, mask, p, u, h, const):
                     j = index[m, w]
                     p[i, m, w] = prec[i, j]
                     t += prec[i, j] * loading[j] ** 2
-                    total += np.log(prec[i, j]) - LOG_2PI
+                    if scalable[m, w]:
+                        log_det[i, m] += np.log(prec[i, j]) - LOG_2PI
+                        count[i, m] += 1.0
+                    else:
+                        fixed[i] += 0.5 * (np.log(prec[i, j]) - LOG_2PI)
             scale = 1.0 / np.sqrt(1.0 + t)
             for w in range(W):
                 if p[i, m, w] > 0.0:
@@ -132,19 +189,25 @@ def _patient_information(prec, resid, loading, index, mask, p, u, h, const):
                 if p[i, m, w] > 0.0:
                     r = resid[i, index[m, w]]
                     h[i, m, w] = p[i, m, w] * r - u[i, m, w] * ur
-                    total -= h[i, m, w] * r
-            total -= np.log1p(t)
-        const[i] = 0.5 * total
+                    if scalable[m, w]:
+                        quad[i, m] += h[i, m, w] * r
+                    else:
+                        fixed[i] -= 0.5 * h[i, m, w] * r
+            log_det[i, m] -= np.log1p(t)
 
 
-def loglik_given(info: Information, delta_blocks: np.ndarray) -> np.ndarray:
-    """(n, K) log-likelihood of each patient given each component's effects ``delta_blocks`` (K, M, W)."""
-    n, (K, M, W) = len(info.const), delta_blocks.shape
-    flat = delta_blocks.reshape(K, M * W).T                                      # (M W, K)
-    linear = info.h.reshape(n, M * W) @ flat
-    diagonal = info.p.reshape(n, M * W) @ (flat ** 2)
-    along_u = info.u.transpose(1, 0, 2) @ delta_blocks.transpose(1, 2, 0)        # (M, n, K)
-    return info.const[:, None] + linear - 0.5 * (diagonal - (along_u ** 2).sum(0))
+def loglik_given(info: Information, delta_blocks: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+    """(n, K) log-likelihood of each patient given each component's effects ``delta_blocks`` (K, M, W),
+    each module's continuous covariance in component ``k`` times ``scale[k]`` ((K, M); 1 when omitted)."""
+    K, M = delta_blocks.shape[:2]
+    c = np.ones((K, M)) if scale is None else np.broadcast_to(np.asarray(scale, dtype=float), (K, M))
+    slot = info.slot_scale(c)                                                    # (K, M, W)
+    linear = np.einsum("nmw,kmw->nkm", info.h, delta_blocks / slot)
+    diagonal = np.einsum("nmw,kmw->nkm", info.p, delta_blocks ** 2 / slot)
+    along_u = np.einsum("nmw,kmw->nkm", info.u, delta_blocks / np.sqrt(slot))
+    per_module = (0.5 * (info.log_det[:, None, :] - info.count[:, None, :] * np.log(c) - info.quad[:, None, :] / c)
+                  + linear - 0.5 * (diagonal - along_u ** 2))
+    return per_module.sum(-1) + info.fixed[:, None]
 
 
 class EffectIntegral:

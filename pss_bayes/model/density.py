@@ -26,25 +26,34 @@ def subgroup_effects(data: ModelData, params: Mapping[str, np.ndarray]) -> np.nd
 
 
 def variance_multiple(data: ModelData, params: Mapping[str, np.ndarray]) -> np.ndarray:
-    """(n, J) variance multiple of every entry: the module's ``patient_scale`` for patients, 1 otherwise."""
-    module_scale = np.ones(data.n_modules)
-    if "patient_scale" in params:
-        module_scale[continuous_modules(data)] = params["patient_scale"]
+    """(K, n, J) variance multiple of every entry in each component: the component's patient scale of
+    the marker's module for patients (``subgroup_scale``, else the shared ``patient_scale``), 1 otherwise."""
+    K = len(params["weights"])
+    module_scale = np.ones((K, data.n_modules))
+    if "subgroup_scale" in params:
+        module_scale[:, continuous_modules(data)] = params["subgroup_scale"]
+    elif "patient_scale" in params:
+        module_scale[:, continuous_modules(data)] = params["patient_scale"]
     return entry_scale(data, module_scale)
 
 
 def linear_predictor(data: ModelData, params: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Subjects x biomarkers predictor without the subgroup effect (activities included)."""
+    """Subjects x biomarkers predictor without the subgroup effect and the activities."""
     eta0 = np.zeros(data.y.shape) + params["baseline"]
     if data.covariates.shape[1]:
         eta0 += data.covariates @ params["covariate_effect"].T
     if data.n_batches:
         eta0 += params["batch_effect"].T[data.batch]
+    return eta0
+
+
+def activity_term(data: ModelData, params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """(n, J) each subject's activity times the loading, at a control's spread (0 without activities)."""
+    out = np.zeros(data.y.shape)
     loaded = np.flatnonzero(data.activity >= 0)
     if loaded.size:
-        eta0[:, loaded] += (params["activity"][:, data.activity[loaded]] * params["loading"]
-                            * np.sqrt(variance_multiple(data, params)[:, loaded]))
-    return eta0
+        out[:, loaded] = params["activity"][:, data.activity[loaded]] * params["loading"]
+    return out
 
 
 def degrees_of_freedom(spec: ModelSpec, params: Mapping[str, np.ndarray]) -> float:
@@ -71,11 +80,13 @@ def pointwise_log_likelihood(data: ModelData, spec: ModelSpec, params: Mapping[s
         ``sum_j log p(y_ij | no subgroup effect)`` for controls, given the activities.
     """
     continuous = ~data.is_binary
-    mu = linear_predictor(data, params)[:, None, :] + data.is_patient[:, None, None] * subgroup_effects(data, params)
+    root = np.sqrt(variance_multiple(data, params)).transpose(1, 0, 2)            # (n, K, J)
+    mu = (linear_predictor(data, params)[:, None, :] + data.is_patient[:, None, None] * subgroup_effects(data, params)
+          + activity_term(data, params)[:, None, :] * root)
     y = data.y[:, None, :]
     terms = np.zeros(mu.shape)
     if continuous.any():
-        sigma = np.sqrt(params["sigma2"] * variance_multiple(data, params)[:, None, continuous])
+        sigma = np.sqrt(params["sigma2"]) * root[..., continuous]
         loc, val = mu[..., continuous], y[..., continuous]
         if spec.likelihood.family == "student_t":
             terms[..., continuous] = stats.t.logpdf(val, degrees_of_freedom(spec, params), loc=loc, scale=sigma)
@@ -106,6 +117,10 @@ def log_prior(data: ModelData, spec: ModelSpec, params: Mapping[str, np.ndarray]
         if "patient_scale" in params:
             spread = spec.patient_spread
             total += stats.invgamma.logpdf(params["patient_scale"], spread.prior_shape, scale=spread.prior_scale).sum()
+            if "subgroup_scale" in params:
+                a = spread.subgroup_shape
+                total += stats.invgamma.logpdf(params["subgroup_scale"], a,
+                                               scale=(a - 1.0) * params["patient_scale"]).sum()
         like = spec.likelihood
         if like.df_estimated:
             total += stats.gamma.logpdf(params["df"], like.df_prior_shape, scale=1.0 / like.df_prior_rate)
@@ -135,7 +150,8 @@ def joint_log_density(data: ModelData, spec: ModelSpec, params: Mapping[str, np.
         Untransformed values by PyMC variable name: ``baseline`` (J,),
         ``covariate_effect`` (J, P) and ``batch_effect`` (J, C) where present,
         ``sigma2`` (continuous markers), ``patient_scale`` (modules with continuous
-        markers, when the spec enables it), ``loading`` (markers with an activity
+        markers, when the spec enables it), ``subgroup_scale`` (K, those modules; when
+        the spread is by subgroup), ``loading`` (markers with an activity
         factor) and ``activity`` (n, F) where present, ``df`` (Student-t degrees of
         freedom, when estimated), ``theta`` (K, M), ``tau2``
         (M,), ``eta`` (K, J), ``concentration`` (sparse mixture only) and

@@ -13,7 +13,8 @@ scale mixture of normals); binary markers: ``y_ij ~ Bernoulli(logistic(eta_ij))`
 ``a_if ~ N(0, c_i)`` is a subject's activity of module factor ``f`` (within-subgroup
 co-variation); ``c_i = 1`` for controls and the module's patient scale ``c_m`` (inverse
 gamma) for patients, so that a patient's covariance in a module is ``c_m`` times a
-control's (patients may be more, or less, heterogeneous than controls); mixture
+control's (patients may be more, or less, heterogeneous than controls; with the
+spec's ``by_subgroup``, subgroup ``k``'s own ``c_km``, inverse gamma around ``c_m``); mixture
 weights are Dirichlet(e0) with a Gamma hyperprior on ``e0`` for the sparse finite
 mixture.
 
@@ -40,6 +41,7 @@ from typing import Callable
 
 import numpy as np
 from polyagamma import random_polyagamma
+from scipy import stats
 from scipy.special import gammaln
 
 from pss_bayes.model.binary_laplace import draw_coefficients
@@ -71,6 +73,7 @@ class State:
     activity: np.ndarray     # (n, F_act)
     t_weights: np.ndarray    # (n, J) Student-t scale-mixture weights (1 for Normal)
     patient_scale: np.ndarray  # (M,) patients' within-subgroup variance over the controls' (1 where fixed)
+    subgroup_scale: np.ndarray  # (K, M) the same per component (rows equal to patient_scale unless by subgroup)
     nu: float = 4.0          # Student-t degrees of freedom
 
 
@@ -132,6 +135,22 @@ def slice_sample(log_density: Callable[[float], float], x0: float, rng: np.rando
             left = x
         else:
             right = x
+
+
+def draw_spread_level(rng: np.random.Generator, subgroup_scale: np.ndarray, subgroup_shape: float,
+                      prior_shape: float, prior_scale: float) -> np.ndarray:
+    """(M,) draw of each module's typical patient scale ``c_m`` given the components' ``c_km``.
+
+    With ``c_km ~ InverseGamma(a, (a - 1) c_m)`` for each of the ``K`` components and
+    ``c_m ~ InverseGamma(a0, b0)``, the conditional density of ``c_m`` is proportional to
+    ``c^(K a - a0 - 1) exp(-b0 / c - (a - 1) c sum_k 1 / c_km)``: a generalised inverse
+    Gaussian with ``p = K a - a0``, ``a' = 2 (a - 1) sum_k 1 / c_km`` and ``b' = 2 b0``.
+    """
+    order = subgroup_scale.shape[0] * subgroup_shape - prior_shape
+    rate = 2.0 * (subgroup_shape - 1.0) * (1.0 / subgroup_scale).sum(0)
+    inverse_rate = 2.0 * prior_scale
+    standard = stats.geninvgauss.rvs(order, np.sqrt(rate * inverse_rate), random_state=rng)
+    return np.sqrt(inverse_rate / rate) * standard
 
 
 def _log_dirichlet(rng: np.random.Generator, alpha: np.ndarray) -> np.ndarray:
@@ -216,7 +235,8 @@ class GibbsSampler:
             log_weights=np.log(counts / counts.sum()),
             e0=self._prior_e0_mean(), labels=labels.astype(int),
             activity=rng.normal(0, 0.1, (n, d.n_activity)), t_weights=np.ones((n, J)),
-            patient_scale=np.ones(d.n_modules), nu=self.spec.likelihood.df)
+            patient_scale=np.ones(d.n_modules), subgroup_scale=np.ones((K, d.n_modules)),
+            nu=self.spec.likelihood.df)
 
     def _prior_e0_mean(self) -> float:
         m = self.spec.mixture
@@ -225,37 +245,50 @@ class GibbsSampler:
         return m.e0_shape / (m.e0_rate_per_k * m.k_max)
 
     # ----------------------------------------------------------- likelihood
+    def _components(self, s: State) -> np.ndarray:
+        """(n,) each subject's component: its label for patients, -1 for controls."""
+        out = np.full(self.data.n_subjects, -1)
+        out[self.layout.patients] = s.labels
+        return out
+
+    def _row_scale(self, s: State, modules: np.ndarray,
+                   rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """(rows, len(modules)) variance multiple of some rows in some modules: its component's
+        patient scale for a patient, 1 for a control."""
+        component = self._components(s)[rows]
+        scale = s.subgroup_scale[np.maximum(component, 0)][:, modules]
+        return np.where(component[:, None] >= 0, scale, 1.0)
+
     def _entry_scale(self, s: State, rows: np.ndarray | slice = slice(None),
                      columns: np.ndarray | slice = slice(None)) -> np.ndarray:
         """Variance multiple of each entry, optionally of some rows and columns: the module's patient
-        scale for patients, 1 for controls (as :func:`~pss_bayes.model.design.entry_scale`)."""
-        return np.where(self.data.is_patient[rows, None], s.patient_scale[self.data.module[columns]], 1.0)
+        scale of its subgroup for patients, 1 for controls."""
+        return self._row_scale(s, self.data.module[columns], rows)
 
     def _precision(self, s: State, columns: np.ndarray | None = None,
-                   rows: np.ndarray | slice = slice(None)) -> np.ndarray:
-        """Precision of each continuous entry (0 where unobserved or binary), optionally of some rows and columns."""
+                   rows: np.ndarray | slice = slice(None), unit: bool = False) -> np.ndarray:
+        """Precision of each continuous entry (0 where unobserved or binary), optionally of some rows and
+        columns; with ``unit``, at variance multiple 1 (a control's)."""
         cols = slice(None) if columns is None else columns
+        scale = 1.0 if unit else self._entry_scale(s, rows, cols)
         return np.where(self.observed_continuous[rows][:, cols],
-                        s.t_weights[rows][:, cols] / (s.sigma2[cols] * self._entry_scale(s, rows, cols)), 0.0)
-
-    def _patient_loading(self, s: State) -> np.ndarray:
-        """Loadings on the standardised activity for patients: their activity variance is the patient scale."""
-        return s.loading * np.sqrt(s.patient_scale[self.data.module])
+                        s.t_weights[rows][:, cols] / (s.sigma2[cols] * scale), 0.0)
 
     def loglik_components(self, s: State, rows: np.ndarray, delta: np.ndarray) -> np.ndarray:
         """(len(rows), K) log-density of each row under each subgroup (activities integrated)."""
         d, lay = self.data, self.layout
         base = lay.base_design[rows] @ s.fixed.T
         y = d.y[rows]
-        prec = self._precision(s, rows=rows)
+        prec = self._precision(s, rows=rows, unit=True)
         b = d.is_binary
         patients = d.is_patient[rows]
         out = np.empty((len(rows), len(delta)))
-        # A patient's activity has the patient scale as variance: its loadings are scaled by its root.
-        for group, loading in ((patients, self._patient_loading(s)), (~patients, s.loading)):
+        # A patient's covariance in a module is its component's patient scale times a control's.
+        for group, scale in ((patients, s.subgroup_scale[:len(delta)]),
+                             (~patients, np.ones((len(delta), d.n_modules)))):
             if group.any():
                 out[group] = component_loglik(
-                    resid0=(y - base)[group], prec=prec[group], loading=loading, activity_map=lay.activity_map,
+                    resid0=(y - base)[group], prec=prec[group], loading=s.loading, module=d.module, scale=scale,
                     delta=np.where(b, 0.0, delta), eta0_binary=base[group][:, b], y_binary=y[group][:, b],
                     obs_binary=d.observed[rows][group][:, b], delta_binary=delta[:, b])
         return out
@@ -335,7 +368,7 @@ class GibbsSampler:
         d, lay, rng = self.data, self.layout, self.rng
         rows = lay.patients
         base = lay.base_design[rows] @ s.fixed.T
-        prec = self._precision(s, rows=rows)
+        prec = self._precision(s, rows=rows, unit=True)
         resid = np.where(prec > 0, d.y[rows] - base, 0.0)
         b = d.is_binary
         if b.any():
@@ -344,11 +377,11 @@ class GibbsSampler:
             omega = random_polyagamma(1.0, eta, random_state=rng)
             prec[:, b] = np.where(observed, omega, 0.0)
             resid[:, b] = np.where(observed, (d.y[rows][:, b] - 0.5) / omega - base[:, b], 0.0)
-        info = patient_information(prec, resid, self._patient_loading(s), lay.blocks)
+        info = patient_information(prec, resid, s.loading, lay.blocks, lay.continuous)
         return info, EffectIntegral(lay.blocks, s.tau2, self.spec.priors.module_effect_sd ** 2), resid
 
     def _births_and_deaths(self, s: State, info: Information, integral: EffectIntegral) -> None:
-        moves = BirthDeath(info, integral, s.delta, s.theta)
+        moves = BirthDeath(info, integral, s.delta, s.theta, s.subgroup_scale)
         for _ in range(self.BIRTH_DEATH_MOVES):
             moves.step(self.rng, s.labels, s.e0)
 
@@ -357,7 +390,7 @@ class GibbsSampler:
         lay, rng, continuous = self.layout, self.rng, self.layout.continuous
         observed = self.data.observed[lay.patients][:, continuous]
         features = np.where(observed, resid[:, continuous] / np.sqrt(s.sigma2[continuous]), 0.0)
-        moves = SplitMerge(info, integral, features, observed)
+        moves = SplitMerge(info, integral, features, observed, s.subgroup_scale)
         for _ in range(self.SPLIT_MERGE_MOVES):
             moves.redraw(rng, moves.step(rng, s.labels, lay.n_components, s.e0), s.theta, s.delta)
 
@@ -395,8 +428,7 @@ class GibbsSampler:
 
     def _activity_prior_precision(self, s: State) -> np.ndarray:
         """(n, F_act) prior precision of each subject's activities: 1 for controls, 1 / patient scale for patients."""
-        scale = s.patient_scale[self.factor_module]
-        return np.where(self.data.is_patient[:, None], 1.0 / scale, 1.0)
+        return 1.0 / self._row_scale(s, self.factor_module)
 
     def _activity_and_weights(self, s: State, eta: np.ndarray, adapt: bool = False) -> None:
         """Variance-share moves and activities (together a blocked update), then the Student-t weights.
@@ -539,7 +571,7 @@ class GibbsSampler:
         by_factor = lay.activity_map * s.loading[:, None]                   # (J, F): loading on its factor
         lam2 = (by_factor ** 2).sum(0)                                     # (F,)
         tau2 = s.tau2[self.factor_module]                                  # (F,)
-        patient_prec = 1.0 / s.patient_scale[self.factor_module]           # (F,) patients' activity prior precision
+        patient_prec = 1.0 / s.subgroup_scale[:, self.factor_module]       # (K, F) patients' activity prior precision
         prec = onehot.sum(0)[:, None] * patient_prec + lam2 / tau2         # (K, F)
         dev = s.delta - s.theta[:, d.module]                               # (K, J)
         mean = (-(onehot.T @ s.activity) * patient_prec + (dev @ by_factor) / tau2) / prec
@@ -593,24 +625,38 @@ class GibbsSampler:
             s.e0 = self._update_e0(s.e0, s.log_weights)
 
     def _draw_patient_scale(self, s: State, err: np.ndarray) -> None:
-        """Each module's patient scale from its inverse-gamma conditional.
+        """The patient scales from their conditionals.
 
-        Given the activities and Student-t weights, the scale ``c_m`` multiplies the
-        variance of every patient's noise in module ``m`` (``sigma_j^2 / w_ij``) and of
-        its activity (``N(0, c_m)``): conjugate.
+        Given the activities and Student-t weights, a scale multiplies the variance of
+        its patients' noise in module ``m`` (``sigma_j^2 / w_ij``) and of their activity
+        (``N(0, c)``): conjugate inverse gamma. Shared by the subgroups, ``c_m`` is drawn
+        from every patient's terms. By subgroup, each component's ``c_km`` is drawn from
+        its patients' (an empty component's from its prior given ``c_m``), then ``c_m``
+        from its generalised inverse Gaussian conditional given them (see
+        :func:`draw_spread_level`).
         """
         d, lay, prior = self.data, self.layout, self.spec.patient_spread
         patients = lay.patients
         observed = self.observed_continuous[patients]
         scaled = np.where(observed, s.t_weights[patients] * err[patients] ** 2 / s.sigma2, 0.0)
         members = lay.module_members                                            # (M, J)
-        count = observed.sum(0) @ members.T                                     # (M,)
-        ss = scaled.sum(0) @ members.T
+        onehot = np.eye(lay.n_components)[s.labels]                             # (n_patients, K)
+        count = onehot.T @ observed @ members.T                                 # (K, M)
+        ss = onehot.T @ scaled @ members.T
         if d.n_activity:
-            np.add.at(count, self.factor_module, len(patients))
-            np.add.at(ss, self.factor_module, (s.activity[patients] ** 2).sum(0))
-        draw = (prior.prior_scale + 0.5 * ss) / self.rng.gamma(prior.prior_shape + 0.5 * count)
-        s.patient_scale = np.where(self.spread_modules, draw, 1.0)
+            count[:, self.factor_module] += onehot.sum(0)[:, None]
+            ss[:, self.factor_module] += onehot.T @ s.activity[patients] ** 2
+        spread, rng = self.spread_modules, self.rng
+        if not prior.by_subgroup:
+            draw = (prior.prior_scale + 0.5 * ss.sum(0)) / rng.gamma(prior.prior_shape + 0.5 * count.sum(0))
+            s.patient_scale = np.where(spread, draw, 1.0)
+            s.subgroup_scale = np.tile(s.patient_scale, (lay.n_components, 1))
+            return
+        shape = prior.subgroup_shape
+        draw = ((shape - 1.0) * s.patient_scale + 0.5 * ss) / rng.gamma(shape + 0.5 * count)
+        s.subgroup_scale = np.where(spread, draw, 1.0)
+        level = draw_spread_level(rng, s.subgroup_scale, shape, prior.prior_shape, prior.prior_scale)
+        s.patient_scale = np.where(spread, level, 1.0)
 
     #: Proposals per sweep of :meth:`_move_spread_ridge`.
     SPREAD_MOVES = 3
@@ -644,6 +690,7 @@ class GibbsSampler:
         s.sigma2 = s.sigma2 * per_marker
         s.loading = s.loading * np.sqrt(per_marker)
         s.patient_scale = s.patient_scale * np.exp(-log_t)
+        s.subgroup_scale = s.subgroup_scale * np.exp(-log_t)
         if d.n_activity:
             s.activity[lay.patients] *= np.exp(-0.5 * log_t[self.factor_module])
 
@@ -655,7 +702,9 @@ class GibbsSampler:
         the log Jacobian ``(W + W_loaded / 2 - 1) log t`` (``W`` continuous biomarkers,
         ``W_loaded`` of them with an activity); the patients' activities' ``-n / 2 log t``
         cancels against the change of their ``N(0, c_m)`` prior, and the patients'
-        likelihood does not change.
+        likelihood does not change. By subgroup, every component's ``c_km``
+        moves with ``c_m``: each one's log Jacobian ``-log t`` cancels against the change
+        of its prior given ``c_m``, so the ratio is the same.
         """
         d, lay, p, spread = self.data, self.layout, self.spec.priors, self.spec.patient_spread
         rows, continuous = self.controls, lay.continuous

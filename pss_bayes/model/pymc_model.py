@@ -28,7 +28,9 @@ without covariates), ``batch_effect`` (biomarker, batch; absent without a batch)
 ``loading`` (loaded_biomarker) and ``activity`` (subject, factor) when markers
 load on activity factors, ``patient_scale`` (spread_module: modules with continuous
 biomarkers, when the spec's ``patient_spread`` is enabled; a patient's noise and
-activity in module ``m`` have ``patient_scale[m]`` times a control's variance),
+activity in module ``m`` have ``patient_scale[m]`` times a control's variance) and,
+with ``patient_spread.by_subgroup``, ``subgroup_scale`` (component, spread_module;
+then a patient's multiple is its component's, inverse gamma around ``patient_scale``),
 ``df`` (scalar; Student-t with estimated degrees of freedom), ``theta`` (component, module), ``tau2`` (module),
 ``eta`` (component, biomarker), deterministic ``delta`` (component, biomarker),
 ``concentration`` (sparse mixture only), ``weights`` (component) and the
@@ -87,22 +89,28 @@ def model_coords(data: ModelData, spec: ModelSpec) -> dict[str, list]:
 def _mixture_logp(family: str) -> Callable[..., pt.TensorVariable]:
     """Log-density of subjects' rows under the mixture, labels summed out.
 
-    The returned function takes ``(value, eta0, delta, log_weights, scale, df, binary,
-    observed, patient)`` with shapes ``(n, J), (n, J), (K, J), (K,), (n, J), (), (J,),
-    (n, J), (n,)`` and returns ``(n,)`` (``df``, the Student-t degrees of freedom, is
-    unused for the Normal family). Both the continuous and the Bernoulli-logit density
+    The returned function takes ``(value, eta0, activity, delta, log_weights, scale, root,
+    df, binary, observed, patient)`` with shapes ``(n, J), (n, J), (n, J), (K, J), (K,), (J,),
+    (K, J), (), (J,), (n, J), (n,)`` and returns ``(n,)``: ``eta0`` is the predictor
+    without subgroup effect and activity term, ``activity`` the activity term at a
+    control's spread, ``scale`` each marker's residual scale (1 for binary markers) and
+    ``root`` the square root of each component's variance multiple for patients (a
+    patient's activity term and residual scale are multiplied by it; ``df``, the
+    Student-t degrees of freedom, is unused for the Normal family). Both the continuous and the Bernoulli-logit density
     are evaluated at every entry (each is finite there) and the marker's kind
     selects one; masks rather than index arrays keep the gradient free of
     advanced-indexing updates, which numba (nutpie) would run in object mode.
     """
 
-    def logp(value: pt.TensorVariable, eta0: pt.TensorVariable, delta: pt.TensorVariable,
-             log_weights: pt.TensorVariable, scale: pt.TensorVariable, df: pt.TensorVariable,
-             binary: pt.TensorVariable,
+    def logp(value: pt.TensorVariable, eta0: pt.TensorVariable, activity: pt.TensorVariable,
+             delta: pt.TensorVariable, log_weights: pt.TensorVariable, scale: pt.TensorVariable,
+             root: pt.TensorVariable, df: pt.TensorVariable, binary: pt.TensorVariable,
              observed: pt.TensorVariable, patient: pt.TensorVariable) -> pt.TensorVariable:
-        mu = eta0[..., None, :] + patient[..., None, None] * delta      # (n, K, J)
+        is_patient = patient[..., None, None]
+        multiple = 1.0 + is_patient * (root - 1.0)                      # (n, K, J) root of the variance multiple
+        mu = eta0[..., None, :] + is_patient * delta + activity[..., None, :] * multiple
         y = value[..., None, :]
-        sigma = scale[..., None, :]
+        sigma = scale[..., None, :] * multiple
         if family == "student_t":
             continuous = pm.logp(pm.StudentT.dist(nu=df, mu=mu, sigma=sigma), y)
         else:
@@ -160,24 +168,30 @@ def build_model(data: ModelData, spec: ModelSpec) -> pm.Model:
         if data.n_batches:
             batch_effect = pm.Normal("batch_effect", 0.0, p["batch_sd"], dims=("biomarker", "batch"))
             eta0 = eta0 + pt.dot(_indicator(data.batch, data.n_batches), batch_effect.T)
-        # Variance multiple of every entry: 1 for controls, the module's patient scale for patients.
-        entry_scale = pt.ones((n, J))
+        # Each component's variance multiple of every marker for patients (controls: 1).
+        multiple = pt.ones((K, J))
         spread = np.flatnonzero(spread_modules(data, spec))
         if spread.size:
-            patient_scale = pm.InverseGamma("patient_scale", alpha=np.float64(spec.patient_spread.prior_shape),
-                                            beta=np.float64(spec.patient_spread.prior_scale), dims="spread_module")
-            per_marker = 1.0 + pt.dot(patient_scale - 1.0, _indicator(spread, data.n_modules) @ module)   # (J,)
-            entry_scale = 1.0 + data.is_patient.astype(float)[:, None] * (per_marker - 1.0)[None, :]
+            prior = spec.patient_spread
+            patient_scale = pm.InverseGamma("patient_scale", alpha=np.float64(prior.prior_shape),
+                                            beta=np.float64(prior.prior_scale), dims="spread_module")
+            component_scale = pt.ones((K, 1)) * patient_scale
+            if prior.by_subgroup:
+                shape = np.float64(prior.subgroup_shape)
+                component_scale = pm.InverseGamma("subgroup_scale", alpha=shape, beta=(shape - 1.0) * patient_scale,
+                                                  dims=("component", "spread_module"))
+            multiple = 1.0 + pt.dot(component_scale - 1.0, _indicator(spread, data.n_modules) @ module)  # (K, J)
+        activity_term = pt.zeros((n, J))
         if loaded.size:
             loading = pm.Normal("loading", 0.0, np.float64(spec.covariation.loading_sd), dims="loaded_biomarker")
             activity = pm.Normal("activity", 0.0, 1.0, dims=("subject", "factor"))
             factor_of = _indicator(data.activity[loaded], data.n_activity).T @ _indicator(loaded, J)  # (F, J)
-            eta0 = eta0 + pt.dot(activity, factor_of) * pt.dot(loading, _indicator(loaded, J)) * pt.sqrt(entry_scale)
-        scale = data.is_binary.astype(float) + pt.zeros((n, J))
+            activity_term = pt.dot(activity, factor_of) * pt.dot(loading, _indicator(loaded, J))
+        scale = data.is_binary.astype(float) + pt.zeros(J)
         if continuous.size:
             sigma2 = pm.InverseGamma("sigma2", alpha=p["noise_shape"], beta=p["noise_scale"],
                                      dims="continuous_biomarker")
-            scale = scale + pt.dot(pt.sqrt(sigma2), _indicator(continuous, J)) * pt.sqrt(entry_scale)
+            scale = scale + pt.dot(pt.sqrt(sigma2), _indicator(continuous, J))
         like = spec.likelihood
         df = np.float64(like.df)
         if like.df_estimated and continuous.size:
@@ -197,9 +211,9 @@ def build_model(data: ModelData, spec: ModelSpec) -> pm.Model:
             weights = pm.Dirichlet("weights", a=np.full(K, np.float64(mix.fixed_concentration)), dims="component")
 
         pm.CustomDist(
-            "y", eta0, delta, pt.log(weights), scale, df, data.is_binary.astype(float),
-            data.observed.astype(float), data.is_patient.astype(float),
+            "y", eta0, activity_term, delta, pt.log(weights), scale, pt.sqrt(multiple), df,
+            data.is_binary.astype(float), data.observed.astype(float), data.is_patient.astype(float),
             logp=_mixture_logp(like.family),
-            signature="(j),(k,j),(k),(j),(),(j),(j),()->(j)",
+            signature="(j),(j),(k,j),(k),(j),(k,j),(),(j),(j),()->(j)",
             observed=data.y, dims=("subject", "biomarker"))
     return model

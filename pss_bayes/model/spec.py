@@ -96,11 +96,21 @@ class PatientSpreadSpec:
     continuous biomarkers, shared by all subgroups. Patients are often more (or
     less) heterogeneous than healthy controls; a model that gives them the
     controls' spread explains the excess by extra subgroups. Disabled, ``c_m = 1``.
+
+    With ``by_subgroup``, each subgroup ``k`` has its own multiple per module,
+    ``c_km ~ InverseGamma(subgroup_shape, (subgroup_shape - 1) c_m)`` (mean ``c_m``,
+    coefficient of variation ``1 / sqrt(subgroup_shape - 2)``): subgroups may
+    differ in spread among themselves, partially pooled towards the module's
+    typical multiple ``c_m`` (which keeps the prior above), as component-specific
+    covariances are in sparse finite mixtures (Malsiner-Walli, Frühwirth-Schnatter
+    & Grün 2016).
     """
 
     enabled: bool = True
     prior_shape: float = 3.0
     prior_scale: float = 2.0
+    by_subgroup: bool = False
+    subgroup_shape: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -219,6 +229,8 @@ def _check(spec: ModelSpec) -> None:
     for name in ("prior_shape", "prior_scale"):
         if getattr(spec.patient_spread, name) <= 0:
             problems.append(f"patient_spread.{name} must be positive")
+    if spec.patient_spread.subgroup_shape <= 2:
+        problems.append("patient_spread.subgroup_shape must be above 2 (a finite prior variance)")
     for name, value in dataclasses.asdict(spec.priors).items():
         if value <= 0:
             problems.append(f"priors.{name} must be positive")

@@ -47,6 +47,10 @@ subgroup-by-module effects, biomarker effects and the patients' module activitie
 integrated out (a Gaussian integral, :mod:`pss_bayes.model.collapsed`, conditional
 on the baselines, Student-t weights and, for binary markers, Pólya-Gamma variables
 drawn for the move) and the mixture weights integrated out (Dirichlet-multinomial).
+The moves condition on each component's variance multiples (the patients'
+spread): a split's new side takes those of the empty component it opens, the side
+of ``i`` and a merged subgroup keep those of ``i``'s subgroup, and a component
+emptied by a merge keeps its own.
 After an accepted move the two components' effects are drawn from their conditional
 given the new allocation: this is a Metropolis-Hastings move of allocation and
 effects together, whose ratio is the one with the effects integrated out, and which
@@ -74,6 +78,8 @@ class SplitMerge:
     distance_features, distance_observed
         (n_patients, D) data the 2-means division of a group works on (continuous markers
         in residual SD units) and where they are observed.
+    scale
+        (K, M) each component's variance multiple per module (``info`` is at multiple 1).
     """
 
     #: Shares of the proposals that are informed and uniform; the others are sequential.
@@ -87,14 +93,14 @@ class SplitMerge:
     BY_SUBGROUP_SHARE = 0.5
 
     def __init__(self, info: Information, integral: EffectIntegral, distance_features: np.ndarray,
-                 distance_observed: np.ndarray) -> None:
-        self.info, self.integral = info, integral
+                 distance_observed: np.ndarray, scale: np.ndarray) -> None:
+        self.info, self.integral, self.scale = info, integral, scale
         seen = distance_observed.astype(float)
         x = np.where(distance_observed, distance_features, 0.0)
         self.features, self.seen = x, seen
 
     def _sums(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Summed information (Q, h) of the patients in ``rows``."""
+        """Summed information (Q, h) of the patients in ``rows``, at variance multiple 1."""
         return self.info.group(rows)
 
     def _side_log_odds(self, rows: np.ndarray, c_i: np.ndarray, c_j: np.ndarray) -> np.ndarray:
@@ -106,12 +112,13 @@ class SplitMerge:
         count = self.seen[rows].sum(0)
         return np.where(count > 0, self.features[rows].sum(0) / np.maximum(count, 1.0), fallback)
 
-    def _follow_j(self, group: np.ndarray, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+    def _follow_j(self, group: np.ndarray, i: int, j: int, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The other members of ``group`` and their log-probabilities (follow j, stay with i).
 
         A function of the set ``group`` and the two anchors alone (not of how the group is
-        currently split), so a merge can evaluate the probability that a split of the merged
-        group recreates the two subgroups it merges. Starting from the anchors' own values, a
+        currently split), and of the two sides' variance multiples ``scales`` (2, M), so a
+        merge can evaluate the probability that a split of the merged group recreates the
+        two subgroups it merges. Starting from the anchors' own values, a
         few Lloyd (2-means) iterations move the two centres to the means of the patients each
         attracts, so that the proposal follows the main division within the group rather than
         the noise of two single patients; the log-odds are then the model's: each patient's
@@ -126,18 +133,20 @@ class SplitMerge:
             c_i = self._centroid(np.append(others[~toward_j], i), c_i)
             c_j = self._centroid(np.append(others[toward_j], j), c_j)
         toward_j = self._side_log_odds(others, c_i, c_j) > 0
-        sums = [self._sums(np.append(others[side], anchor)) for side, anchor in ((~toward_j, i), (toward_j, j))]
+        sums = [self.info.rescale(self._sums(np.append(others[side], anchor)), scale)
+                for (side, anchor), scale in zip(((~toward_j, i), (toward_j, j)), scales)]
         means = self.integral.posterior_mean(*(np.stack(parts) for parts in zip(*sums)))
-        fit = loglik_given(self.info.take(others), means)                     # (len(others), 2)
+        fit = loglik_given(self.info.take(others), means, scales)            # (len(others), 2)
         logit = fit[:, 1] - fit[:, 0]
         return others, np.stack([log_expit(logit), log_expit(-logit)])
 
     def _sequential(self, rng: np.random.Generator, group: np.ndarray, i: int, j: int, e0: float,
-                    follow: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+                    scales: np.ndarray, follow: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
         """Sequentially allocated division of ``group`` (Dahl 2003): the other members, in a random
         order, each join ``j``'s or ``i``'s side with probability proportional to the side's size
         plus ``e0`` times the patient's predictive likelihood given the patients the side holds
-        so far (effects and activities integrated out).
+        so far (effects and activities integrated out; each side with its variance multiples,
+        ``scales`` (2, M): ``i``'s side first).
 
         Returns the other members, which of them follow ``j`` and the log-probability of that
         division given the order. With ``follow`` given (one flag per other member, in the
@@ -148,18 +157,20 @@ class SplitMerge:
         forced = follow is not None
         flags = follow[order] if forced else np.zeros(len(others), dtype=bool)
         uniforms = np.zeros(len(others)) if forced else rng.uniform(size=len(others))
-        log_q = _allocate(*contiguous_floats(self.info.p, self.info.u, self.info.h, self.integral.prior_precision),
+        info = self.info
+        log_q = _allocate(*contiguous_floats(info.p, info.u, info.h, info.count, info.quad, scales,
+                                             info.slot_scale(scales), self.integral.prior_precision),
                           others[order], i, j, e0, uniforms, forced, flags)
         drawn = np.empty(len(others), dtype=bool)
         drawn[order] = flags
         return others, drawn, log_q
 
-    def _proposal(self, group: np.ndarray, i: int, j: int,
-                  informed: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    def _proposal(self, group: np.ndarray, i: int, j: int, informed: bool,
+                  scales: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The other members of ``group`` and, for an informed proposal, their log-probabilities
         (see :meth:`_follow_j`); ``None`` for a uniform one."""
         if informed:
-            return self._follow_j(group, i, j)
+            return self._follow_j(group, i, j, scales)
         return _without(group, i, j), None
 
     def step(self, rng: np.random.Generator, labels: np.ndarray, n_components: int,
@@ -200,10 +211,11 @@ class SplitMerge:
                 return []
             new = int(empties[rng.integers(len(empties))])
             group = np.flatnonzero(labels == k)
+            scales = self.scale[[k, new]]
             if sequential:
-                others, follow, log_q = self._sequential(rng, group, i, j, e0)
+                others, follow, log_q = self._sequential(rng, group, i, j, e0, scales)
             else:
-                others, log_p = self._proposal(group, i, j, informed)
+                others, log_p = self._proposal(group, i, j, informed, scales)
                 if log_p is not None:
                     follow = np.log(rng.uniform(size=len(others))) < log_p[0]
                 else:
@@ -212,37 +224,48 @@ class SplitMerge:
             side_j = np.concatenate([[j], others[follow]])
             side_i = np.concatenate([[i], others[~follow]])
             sums_i, sums_j = self._sums(side_i), self._sums(side_j)
-            log_a = self._log_ratio(sums_i, sums_j, len(side_i), len(side_j), e0) + np.log(len(empties)) - log_q
+            log_a = (self._log_ratio(sums_i, sums_j, side_i, side_j, scales, e0) + np.log(len(empties))
+                     - log_q)
             if by_subgroup:                      # anchor pair's probability: after (merge back) / before
                 log_a += np.log(n_occupied * counts[k]) - np.log((n_occupied + 1) * len(side_i))
             if np.log(rng.uniform()) < log_a:
                 labels[side_j] = new
-                return [(k, sums_i), (new, sums_j)]
+                return [(k, self.info.rescale(sums_i, scales[0])), (new, self.info.rescale(sums_j, scales[1]))]
             return []
         l = int(labels[j])                                                   # merge
         side_i, side_j = np.flatnonzero(labels == k), np.flatnonzero(labels == l)
         group = np.concatenate([side_i, side_j])
+        scales = self.scale[[k, l]]
         if sequential:
             others = _without(group, i, j)
-            log_q = self._sequential(rng, group, i, j, e0, follow=labels[others] == l)[2]
+            log_q = self._sequential(rng, group, i, j, e0, scales, follow=labels[others] == l)[2]
         else:
-            others, log_p = self._proposal(group, i, j, informed)
+            others, log_p = self._proposal(group, i, j, informed, scales)
             log_q = _log_q(labels[others] == l, log_p)
         sums_i, sums_j = self._sums(side_i), self._sums(side_j)
-        log_a = -(self._log_ratio(sums_i, sums_j, len(side_i), len(side_j), e0)
+        log_a = -(self._log_ratio(sums_i, sums_j, side_i, side_j, scales, e0)
                   + np.log((counts == 0).sum() + 1) - log_q)
         if by_subgroup:                          # anchor pair's probability: after (split again) / before
             log_a += np.log(n_occupied * counts[k]) - np.log((n_occupied - 1) * (counts[k] + counts[l]))
         if np.log(rng.uniform()) < log_a:
             labels[side_j] = k
-            return [(k, _add(sums_i, sums_j)), (l, _empty(sums_i))]
+            return [(k, self.info.rescale(_add(sums_i, sums_j), scales[0])), (l, _empty(sums_i))]
         return []
 
-    def _log_ratio(self, sums_i: np.ndarray, sums_j: np.ndarray, n_i: int, n_j: int, e0: float) -> float:
-        """log p(split) - log p(merged): integrated likelihood and Dirichlet-multinomial prior."""
+    def _log_ratio(self, sums_i: tuple[np.ndarray, np.ndarray], sums_j: tuple[np.ndarray, np.ndarray],
+                   side_i: np.ndarray, side_j: np.ndarray, scales: np.ndarray, e0: float) -> float:
+        """log p(split) - log p(merged): integrated likelihood and Dirichlet-multinomial prior.
+
+        The split has ``i``'s side with variance multiples ``scales[0]`` and ``j``'s with
+        ``scales[1]``; the merged group has ``scales[0]``. Sums are at multiple 1.
+        """
         merged = _add(sums_i, sums_j)
-        log_ml = self.integral.log_marginal(*(np.stack(parts) for parts in zip(sums_i, sums_j, merged)))
-        return (log_ml[0] + log_ml[1] - log_ml[2]
+        parts = [self.info.rescale(sums, scale) for sums, scale in ((sums_i, scales[0]), (sums_j, scales[1]),
+                                                                     (merged, scales[0]))]
+        log_ml = self.integral.log_marginal(*(np.stack(part) for part in zip(*parts)))
+        n_i, n_j = len(side_i), len(side_j)
+        moved = self.info.scale_term(side_j, scales[1]) - self.info.scale_term(side_j, scales[0])
+        return (log_ml[0] + log_ml[1] - log_ml[2] + moved
                 + gammaln(n_i + e0) + gammaln(n_j + e0) - gammaln(n_i + n_j + e0) - gammaln(e0))
 
     def redraw(self, rng: np.random.Generator, updates: list, theta: np.ndarray, delta: np.ndarray) -> None:
@@ -252,11 +275,15 @@ class SplitMerge:
 
 
 @jit
-def _allocate(p, u, h, prior_precision, order, i, j, e0, uniforms, forced, flags):
+def _allocate(p, u, h, count, quad, scales, slot_scales, prior_precision, order, i, j, e0, uniforms, forced,
+              flags):
     """The sequential allocation of :meth:`SplitMerge._sequential`: patients ``order`` join side 1
     (``j``'s) or side 0 (``i``'s) in turn; ``flags`` receives (or, when ``forced``, gives) their
     sides. Returns the log-probability of the allocation. Each side's log marginal likelihood
     is kept up to date: one small Cholesky factorisation per module and side for each patient.
+    Side ``s``'s continuous covariances are ``scales[s]`` (M,) times those of ``p``, ``u``, ``h``
+    (``slot_scales[s]`` (M, W) per slot; a patient's ``count`` and ``quad`` give its likelihood
+    terms that change with them).
     """
     M, W = p.shape[1], p.shape[2]
     Q = np.zeros((2, M, W, W))
@@ -265,20 +292,24 @@ def _allocate(p, u, h, prior_precision, order, i, j, e0, uniforms, forced, flags
     trial = np.zeros((2, M, W, W))
     trial_lin = np.zeros((2, M, W))
     joined = np.zeros(2)
+    own = np.zeros(2)
     chol = np.zeros((W, W))
     z = np.zeros(W)
     for side, anchor in ((0, i), (1, j)):
-        _add_patient(Q[side], lin[side], p[anchor], u[anchor], h[anchor], Q[side], lin[side])
+        _add_patient(Q[side], lin[side], p[anchor], u[anchor], h[anchor], slot_scales[side], Q[side], lin[side])
         current[side] = _log_marginal(Q[side], lin[side], prior_precision, chol, z)
     size = np.ones(2)
     log_q = 0.0
     for t in range(len(order)):
         k = order[t]
         for side in range(2):
-            _add_patient(Q[side], lin[side], p[k], u[k], h[k], trial[side], trial_lin[side])
+            _add_patient(Q[side], lin[side], p[k], u[k], h[k], slot_scales[side], trial[side], trial_lin[side])
             joined[side] = _log_marginal(trial[side], trial_lin[side], prior_precision, chol, z)
-        score0 = np.log(size[0] + e0) + joined[0] - current[0]
-        score1 = np.log(size[1] + e0) + joined[1] - current[1]
+            own[side] = 0.0                        # the patient's terms that change with the multiples
+            for m in range(M):
+                own[side] -= 0.5 * (count[k, m] * np.log(scales[side, m]) + quad[k, m] / scales[side, m])
+        score0 = np.log(size[0] + e0) + joined[0] - current[0] + own[0]
+        score1 = np.log(size[1] + e0) + joined[1] - current[1] + own[1]
         top = max(score0, score1)
         norm = top + np.log(np.exp(score0 - top) + np.exp(score1 - top))
         if not forced:
@@ -293,15 +324,17 @@ def _allocate(p, u, h, prior_precision, order, i, j, e0, uniforms, forced, flags
 
 
 @jit
-def _add_patient(Q, lin, p, u, h, out_Q, out_lin):
-    """``out = (Q, lin)`` plus one patient's factor (diag(p) - u u' and h per module)."""
+def _add_patient(Q, lin, p, u, h, slot_scale, out_Q, out_lin):
+    """``out = (Q, lin)`` plus one patient's factor (diag(p) - u u' and h per module), the
+    covariance of slot ``(m, a)`` times ``slot_scale[m, a]``."""
     M, W = p.shape
     for m in range(M):
         for a in range(W):
-            out_lin[m, a] = lin[m, a] + h[m, a]
+            out_lin[m, a] = lin[m, a] + h[m, a] / slot_scale[m, a]
+            ua = u[m, a] / np.sqrt(slot_scale[m, a])
             for b in range(W):
-                out_Q[m, a, b] = Q[m, a, b] - u[m, a] * u[m, b]
-            out_Q[m, a, a] += p[m, a]
+                out_Q[m, a, b] = Q[m, a, b] - ua * u[m, b] / np.sqrt(slot_scale[m, b])
+            out_Q[m, a, a] += p[m, a] / slot_scale[m, a]
 
 
 @jit

@@ -39,13 +39,16 @@ def normalise_loading_signs(loading: np.ndarray, activity: np.ndarray) -> np.nda
 
 def build_inference_data(traces: dict[str, np.ndarray], data: ModelData, labels: Relabelling,
                          attrs: dict[str, str], estimated_df: bool = False,
-                         spread: np.ndarray | None = None) -> az.InferenceData:
+                         spread: np.ndarray | None = None, by_subgroup: bool = False) -> az.InferenceData:
     """Assemble the posterior, log-likelihood, sample-stats and constant-data groups.
 
     ``estimated_df``: the Student-t degrees of freedom were sampled and go into the
     posterior as ``df``. ``spread`` (M,) marks the modules with a patient scale;
     ``patient_spread``, the ratio of the patients' within-subgroup SD to the
-    controls' (the scale's square root), is NaN for the others.
+    controls' (the scale's square root), is NaN for the others. ``by_subgroup``: each
+    component has its own scale; the posterior then also holds ``component_spread``
+    (component, module) and, relabelled, ``subgroup_spread`` (subgroup, module), and
+    ``patient_spread`` is the modules' typical ratio they are pooled towards.
     """
     spread = np.zeros(data.n_modules, dtype=bool) if spread is None else spread
     chains, draws = traces["e0"].shape
@@ -97,6 +100,10 @@ def build_inference_data(traces: dict[str, np.ndarray], data: ModelData, labels:
         coords={"subject": list(data.subject_ids), "biomarker": list(data.biomarkers)})
     if estimated_df:
         posterior["df"] = (cd, traces["df"])
+    if by_subgroup:
+        component_spread = np.where(spread, np.sqrt(traces["subgroup_scale"]), np.nan)
+        posterior["component_spread"] = (cd + ("component", "module"), component_spread)
+        posterior["subgroup_spread"] = (cd + ("subgroup", "module"), labels.gather(component_spread, 2))
     return az.InferenceData(posterior=posterior, log_likelihood=log_lik, sample_stats=stats,
                             constant_data=constant)
 

@@ -93,6 +93,8 @@ def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, max_rhat: float = 
     if "patient_spread" in posterior:
         invariant["patient_spread"] = np.nan_to_num(posterior["patient_spread"].to_numpy())
     relabelled = {name: _compact(posterior[name], keep) for name in ("weight", "effect", "module_effect")}
+    if "subgroup_spread" in posterior:
+        relabelled["subgroup_spread"] = np.nan_to_num(_compact(posterior["subgroup_spread"], keep))
     every = {**invariant, **relabelled}
     rhat_fn = lambda a: az.rhat(a, method="rank")  # noqa: E731
     ess_fn = lambda a: az.ess(a, method="bulk")  # noqa: E731

@@ -111,21 +111,36 @@ def module_effects_table(posterior: xr.Dataset, modules: np.ndarray, is_binary: 
 def patient_spread_table(posterior: xr.Dataset, prob: float = HDI_PROB) -> pd.DataFrame:
     """Per module: ratio of the patients' within-subgroup SD to the controls' SD.
 
-    Columns ``module``, ``mean``, ``sd``, ``hdi_lo``, ``hdi_hi`` and
+    Columns ``subgroup``, ``module``, ``mean``, ``sd``, ``hdi_lo``, ``hdi_hi`` and
     ``p_above_controls`` (posterior probability that patients are more spread than
-    controls), over all draws; modules without the parameter (binary markers only,
-    or a spec without patient spread) are left out.
+    controls). Rows with subgroup ``all`` hold the ratio shared by the subgroups (or,
+    when each subgroup has its own, the typical ratio they are pooled towards, over
+    all draws); then, when each subgroup has its own, one row per subgroup and module
+    (over the draws kept for relabelling). Modules without the parameter (binary
+    markers only, or a spec without patient spread) are left out.
     """
-    columns = ["module", "mean", "sd", "hdi_lo", "hdi_hi", "p_above_controls"]
+    columns = ["subgroup", "module", "mean", "sd", "hdi_lo", "hdi_hi", "p_above_controls"]
     if "patient_spread" not in posterior:
         return pd.DataFrame(columns=columns)
+    modules = posterior["module"].to_numpy().astype(str)
     draws = posterior["patient_spread"].stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
     has = np.isfinite(draws).all(0)
-    draws = draws[:, has]
+    parts = [_spread_rows("all", modules[has], draws[:, has], prob)]
+    if "subgroup_spread" in posterior:
+        per_subgroup = posterior["subgroup_spread"].stack(sample=("chain", "draw")).transpose("sample", ...)
+        for subgroup in per_subgroup["subgroup"].to_numpy():
+            values = per_subgroup.sel(subgroup=subgroup).to_numpy()[:, has]
+            values = values[np.isfinite(values).all(1)]               # draws kept for relabelling
+            if len(values):
+                parts.append(_spread_rows(str(subgroup), modules[has], values, prob))
+    return pd.DataFrame(pd.concat(parts, ignore_index=True), columns=columns)
+
+
+def _spread_rows(subgroup: str, modules: np.ndarray, draws: np.ndarray, prob: float) -> pd.DataFrame:
+    """Rows of :func:`patient_spread_table` for one subgroup (or ``all``) from (sample, module) draws."""
     lo, hi = hdi(draws, prob)
-    return pd.DataFrame({"module": posterior["module"].to_numpy().astype(str)[has], "mean": draws.mean(0),
-                         "sd": draws.std(0), "hdi_lo": lo, "hdi_hi": hi,
-                         "p_above_controls": (draws > 1.0).mean(0)}, columns=columns)
+    return pd.DataFrame({"subgroup": subgroup, "module": modules, "mean": draws.mean(0), "sd": draws.std(0),
+                         "hdi_lo": lo, "hdi_hi": hi, "p_above_controls": (draws > 1.0).mean(0)})
 
 
 def coclustering_matrix(posterior: xr.Dataset) -> pd.DataFrame:

@@ -33,8 +33,12 @@ def summary_text(result: "FitResult", top: int = 3) -> str:
         lines.append(f"  subgroup {subgroup}: " + "; ".join(parts))
     spread = result.patient_spread()
     if len(spread):
-        parts = [f"{r.module} {r.mean:.2f} [{r.hdi_lo:.2f}, {r.hdi_hi:.2f}]" for r in spread.itertuples()]
-        lines.append("Patients' within-subgroup SD / controls' SD (94% HDI): " + "; ".join(parts))
+        lines.append("Patients' within-subgroup SD / controls' SD (94% HDI):")
+        by_subgroup = (spread["subgroup"] != "all").any()
+        for subgroup, rows in spread.groupby("subgroup", sort=False):
+            parts = [f"{r.module} {r.mean:.2f} [{r.hdi_lo:.2f}, {r.hdi_hi:.2f}]" for r in rows.itertuples()]
+            name = f"subgroup {subgroup}" if subgroup != "all" else "typical" if by_subgroup else "all subgroups"
+            lines.append(f"  {name}: " + "; ".join(parts))
     post = result.idata.posterior
     if "df" in post:
         import arviz as az

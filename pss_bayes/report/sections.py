@@ -152,7 +152,9 @@ def effects_section(result: "FitResult") -> Section:
             "Within a subgroup, how widely patients vary compared with healthy controls, per module: the ratio "
             "of the patients' standard deviation to the controls' (1: as spread as controls; above 1: more "
             "heterogeneous). The model estimates it so that a broader spread is not mistaken for extra "
-            "subgroups. Table: patient_spread.csv.") + table(shown)
+            "subgroups. Subgroup 'all': the ratio the subgroups share or, when each subgroup has its own "
+            "(listed by number), the typical one they are pooled towards. Table: patient_spread.csv.")
+        body += table(shown)
     return Section("effects", "How subgroups differ from controls", body)
 
 

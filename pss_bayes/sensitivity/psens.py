@@ -51,7 +51,7 @@ from pss_bayes.model.spec import ModelSpec
 THRESHOLD = 0.05
 #: Groups of log-prior terms power-scaled one at a time to say which prior matters.
 PRIOR_BLOCKS = {"baseline": ("baseline", "covariate_effect", "batch_effect"), "noise": ("sigma2",),
-                "loading": ("loading",), "patient_spread": ("patient_scale",), "pooling": ("tau2",),
+                "loading": ("loading",), "patient_spread": ("patient_scale", "subgroup_scale"), "pooling": ("tau2",),
                 "module_effect": ("module_effect",),
                 "concentration": ("concentration",), "degrees_of_freedom": ("df",)}
 _CD = ("chain", "draw")
@@ -85,6 +85,11 @@ def log_prior(idata: az.InferenceData, spec: ModelSpec) -> xr.Dataset:
         spread = spec.patient_spread
         terms["patient_scale"] = invgamma.logpdf(scale[..., has_scale], spread.prior_shape,
                                                  scale=spread.prior_scale).sum(-1)
+        if "component_spread" in post:            # each subgroup's scale around its module's
+            shape = spread.subgroup_shape
+            own = post["component_spread"].to_numpy()[..., has_scale] ** 2
+            terms["subgroup_scale"] = invgamma.logpdf(own, shape, scale=(shape - 1.0)
+                                                      * scale[..., None, has_scale]).sum((-2, -1))
     if "df" in post:
         like = spec.likelihood
         terms["df"] = gamma.logpdf(post["df"].to_numpy(), like.df_prior_shape, scale=1.0 / like.df_prior_rate)

@@ -35,11 +35,13 @@ def make_data(spec: ModelSpec, *, seed: int = 3, binary: bool = True, batch: boo
 
 
 def make_spec(family: str = "normal", fixed_k: int = 0, covariation: bool = True,
-              estimate_df: bool = True) -> ModelSpec:
-    """The default spec with the likelihood family, mixture, co-variation and df estimation changed."""
+              estimate_df: bool = True, by_subgroup: bool = False) -> ModelSpec:
+    """The default spec with the likelihood family, mixture, co-variation, df estimation and the
+    patients' spread (shared or by subgroup) changed."""
     return load_spec("default").replace(likelihood={"family": family, "estimate_df": estimate_df},
                                         mixture={"fixed_k": fixed_k, "k_max": 4},
-                                        covariation={"enabled": covariation})
+                                        covariation={"enabled": covariation},
+                                        patient_spread={"by_subgroup": by_subgroup})
 
 
 def random_params(model: pm.Model, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -85,7 +87,17 @@ def gibbs_state(sampler: GibbsSampler, params: dict[str, np.ndarray]) -> State:
                  e0=float(params.get("concentration", spec.mixture.fixed_concentration)),
                  labels=np.zeros(int(data.is_patient.sum()), dtype=int),
                  activity=np.zeros((n, data.n_activity)), t_weights=np.ones((n, J)),
-                 patient_scale=patient_scale, nu=float(params.get("df", spec.likelihood.df)))
+                 patient_scale=patient_scale, subgroup_scale=_subgroup_scale(data, params, patient_scale),
+                 nu=float(params.get("df", spec.likelihood.df)))
+
+
+def _subgroup_scale(data: ModelData, params: dict[str, np.ndarray], patient_scale: np.ndarray) -> np.ndarray:
+    """(K, M) each component's patient scale: PyMC's ``subgroup_scale`` where it has one, else the shared one."""
+    K = len(params["weights"])
+    out = np.tile(patient_scale, (K, 1))
+    if "subgroup_scale" in params:
+        out[:, continuous_modules(data)] = params["subgroup_scale"]
+    return out
 
 
 def warmed_up(spec: ModelSpec, sweeps: int = 20) -> tuple[GibbsSampler, State]:

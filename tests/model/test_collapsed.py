@@ -68,13 +68,53 @@ def test_likelihood_given_effects_matches_the_sampler():
     prec, resid, loading, tau2, blocks = _problem(rng, n=6)
     delta = rng.normal(0, 1, (3, len(MODULE)))
     info = patient_information(prec, resid, loading, blocks)
-    activity_map = np.zeros((len(MODULE), 2))
-    activity_map[MODULE == 0, 0] = 1.0
-    activity_map[MODULE == 1, 1] = 1.0
     none = np.zeros((6, 0))
-    expected = component_loglik(resid, prec, loading, activity_map, delta, none, none, none,
+    expected = component_loglik(resid, prec, loading, MODULE, np.ones((3, 3)), delta, none, none, none,
                                 np.zeros((3, 0)))
     assert np.allclose(loglik_given(info, blocks.gather(delta)), expected)
+    scale = rng.uniform(0.5, 2.0, (3, 3))                      # each component's multiple per module
+    expected = component_loglik(resid, prec, loading, MODULE, scale, delta, none, none, none, np.zeros((3, 0)))
+    assert np.allclose(loglik_given(info, blocks.gather(delta), scale), expected)
+    assert not np.allclose(loglik_given(info, blocks.gather(delta)), expected)
+
+
+def _dense_loglik(prec_row, resid_row, delta_row, loading, scale, scalable):
+    """A row's log-density with covariance scale[m] (diag(1 / p) + lambda lambda') on scalable entries."""
+    cols = np.flatnonzero(prec_row > 0)
+    cov = np.diag(1.0 / prec_row[cols])
+    same = MODULE[cols][:, None] == MODULE[cols][None, :]
+    cov += same * np.outer(loading[cols], loading[cols])
+    root = np.sqrt(np.where(scalable[cols], scale[MODULE[cols]], 1.0))
+    cov = cov * np.outer(root, root)
+    return multivariate_normal(delta_row[cols], cov).logpdf(resid_row[cols])
+
+
+def test_scaled_information_is_the_dense_gaussian_with_scaled_covariance():
+    """A module's continuous covariance times a multiple: likelihood given effects, the group
+    marginal and the scale term all agree with dense algebra; other (binary) entries keep theirs."""
+    rng = np.random.default_rng(8)
+    prec, resid, loading, tau2, blocks = _problem(rng, n=5)
+    continuous = np.array([True, True, True, True, True, True, False])    # last: a binary marker's slot
+    loading = np.where(continuous, loading, 0.0)
+    info = patient_information(prec, resid, loading, blocks, continuous)
+    scale = np.array([1.7, 0.6, 2.2])
+    delta = rng.normal(0, 1, (2, len(MODULE)))
+    both = np.stack([np.ones(3), scale])
+    ours = loglik_given(info, blocks.gather(delta), both)
+    for i in range(5):
+        for k in range(2):
+            dense = _dense_loglik(prec[i], resid[i], delta[k], loading, both[k], continuous)
+            assert ours[i, k] == pytest.approx(dense, rel=1e-10)
+    scaled = info.scaled(scale)
+    assert np.allclose(loglik_given(scaled, blocks.gather(delta[1:]))[:, 0], ours[:, 1])
+    rows = np.array([0, 2, 3])
+    assert (scaled.const[rows].sum() - info.const[rows].sum()) == pytest.approx(info.scale_term(rows, scale))
+    integral = EffectIntegral(blocks, tau2, 2.0)
+    Q, h = info.group(rows, scale)
+    Qs, hs = scaled.group(rows)
+    assert np.allclose(Q, Qs) and np.allclose(h, hs)
+    assert np.allclose(integral.log_marginal_each(scaled)[rows],
+                       [integral.log_marginal(*info.group(np.array([i]), scale)) for i in rows])
 
 
 def test_drawn_effects_have_the_conditional_moments():
@@ -118,14 +158,14 @@ def test_birth_and_death_ratios_are_exact_reverses():
     info = patient_information(prec, resid, loading, blocks)
     integral = EffectIntegral(blocks, tau2, 3.0)
     delta, theta = rng.normal(0, 1, (4, len(MODULE))), rng.normal(0, 1, (4, 3))
-    moves = BirthDeath(info, integral, delta, theta)
+    moves = BirthDeath(info, integral, delta, theta, np.ones((4, 3)))
     labels = np.array([0] * 5 + [1] * 4 + [2] * 3)
     forward = moves.log_birth_ratio(labels, 4, 3, e0=0.05)
     # the same quantity recomputed from scratch: target ratio, proposal probabilities by hand
     counts = np.bincount(labels, minlength=4)
     ratio = info.const[4] + integral.log_marginal(*info.group(np.array([4]))) - moves.fit_in[4, 0]
     log_target = ratio + np.log(0.05) - np.log(counts[0] - 1 + 0.05)
-    w = 0.5 * (moves.fit_new - moves.fit_in[np.arange(n), labels])
+    w = 0.5 * (moves.fit_new[:, 3] - moves.fit_in[np.arange(n), labels])
     w = np.where(counts[labels] >= 3, w, -np.inf)
     log_forward = np.log(1.0) + w[4] - np.log(np.exp(w[np.isfinite(w)]).sum())      # one empty component
     d = 0.5 * moves.fit_in[4, :3]                                                     # receivers of >= 2 after

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from pss_bayes.model.gibbs import draw_spread_level
 from tests.model.params import make_spec, warmed_up
 
 
@@ -52,7 +53,7 @@ def test_patient_and_control_rows_of_the_likelihood_use_their_own_spread():
     apart = np.concatenate([sampler.loglik_components(s, rows[:3], s.delta),
                             sampler.loglik_components(s, rows[3:], s.delta)])
     np.testing.assert_allclose(together, apart)
-    s.patient_scale = np.where(sampler.spread_modules, s.patient_scale * 2.0, 1.0)
+    s.subgroup_scale = s.subgroup_scale * np.where(sampler.spread_modules, 2.0, 1.0)
     changed = sampler.loglik_components(s, rows, s.delta)
     assert not np.isclose(changed[:3], together[:3]).any()
     np.testing.assert_allclose(changed[3:], together[3:])
@@ -65,21 +66,32 @@ def _log_posterior_terms(sampler, s):
     data, lay, p, spread = sampler.data, sampler.layout, sampler.spec.priors, sampler.spec.patient_spread
     eta, _ = sampler._linear_parts(s)
     mean = eta + sampler._activity_term(s)
-    scale = np.where(data.is_patient[:, None], s.patient_scale[data.module], 1.0)
+    component = np.zeros(data.n_subjects, dtype=int)
+    component[lay.patients] = s.labels
+    own = s.subgroup_scale[component]                                            # (n, M)
+    scale = np.where(data.is_patient[:, None], own[:, data.module], 1.0)
     obs = sampler.observed_continuous
     total = stats.norm.logpdf(data.y, mean, np.sqrt(s.sigma2 * scale / s.t_weights))[obs].sum()
-    factor_scale = np.where(data.is_patient[:, None], s.patient_scale[sampler.factor_module], 1.0)
+    factor_scale = np.where(data.is_patient[:, None], own[:, sampler.factor_module], 1.0)
     total += stats.norm.logpdf(s.activity, 0.0, np.sqrt(factor_scale)).sum()
     cont = lay.continuous
     total += stats.invgamma.logpdf(s.sigma2[cont], p.noise_shape, scale=p.noise_scale).sum()
     total += stats.norm.logpdf(s.loading[lay.has_activity], 0.0, sampler.spec.covariation.loading_sd).sum()
-    total += stats.invgamma.logpdf(s.patient_scale[sampler.spread_modules], spread.prior_shape,
+    spread_modules = sampler.spread_modules
+    total += stats.invgamma.logpdf(s.patient_scale[spread_modules], spread.prior_shape,
                                    scale=spread.prior_scale).sum()
+    if spread.by_subgroup:
+        a = spread.subgroup_shape
+        total += stats.invgamma.logpdf(s.subgroup_scale[:, spread_modules], a,
+                                       scale=(a - 1.0) * s.patient_scale[spread_modules]).sum()
     return total
 
 
-def test_spread_ridge_ratio_is_the_posterior_ratio_times_the_jacobian():
-    sampler, s = warmed_up(make_spec("student_t"))
+@pytest.mark.parametrize("by_subgroup", [False, True])
+def test_spread_ridge_ratio_is_the_posterior_ratio_times_the_jacobian(by_subgroup):
+    """By subgroup, every component's scale moves too; their Jacobian is part of ``dimension`` below."""
+    spec = make_spec("student_t").replace(patient_spread={"by_subgroup": by_subgroup})
+    sampler, s = warmed_up(spec)
     data, lay = sampler.data, sampler.layout
     rng = np.random.default_rng(1)
     for m in np.flatnonzero(sampler.spread_modules):
@@ -94,5 +106,53 @@ def test_spread_ridge_ratio_is_the_posterior_ratio_times_the_jacobian():
         loaded = members & lay.has_activity
         has_factor = loaded.any()
         dimension = members.sum() + 0.5 * loaded.sum() - 1.0 - 0.5 * data.is_patient.sum() * has_factor
+        dimension -= len(s.subgroup_scale) if by_subgroup else 0.0
         expected = _log_posterior_terms(sampler, moved) - _log_posterior_terms(sampler, s) + dimension * log_t[m]
         assert sampler.spread_ridge_log_ratio(s, log_t)[m] == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+def test_subgroup_scales_follow_their_inverse_gamma_conditionals():
+    """By subgroup, component k's scale in module m is inverse gamma given its own patients' terms
+    and the module's typical scale; an empty component's is its prior draw."""
+    spec = make_spec("student_t").replace(patient_spread={"by_subgroup": True, "subgroup_shape": 6.0})
+    sampler, start = warmed_up(spec)
+    data, prior = sampler.data, sampler.spec.patient_spread
+    eta, _ = sampler._linear_parts(start)
+    err = data.y - eta - sampler._activity_term(start)
+    m = int(data.module[data.activity >= 0][0])
+    f = int(data.activity[data.module == m][0])
+    counts = np.bincount(start.labels, minlength=sampler.layout.n_components)
+    k, empty = int(counts.argmax()), int(np.flatnonzero(counts == 0)[0])
+    a = prior.subgroup_shape
+    shape, scale = a, (a - 1.0) * start.patient_scale[m]
+    for i in sampler.layout.patients[start.labels == k]:
+        for j in np.flatnonzero((data.module == m) & ~data.is_binary):
+            if data.observed[i, j]:
+                shape += 0.5
+                scale += 0.5 * start.t_weights[i, j] * err[i, j] ** 2 / start.sigma2[j]
+        shape += 0.5
+        scale += 0.5 * start.activity[i, f] ** 2
+    own, prior_draws = [], []
+    for rep in range(2000):
+        s = copy.deepcopy(start)
+        sampler.rng = np.random.default_rng(rep)
+        sampler._draw_patient_scale(s, err)
+        own.append(s.subgroup_scale[k, m])
+        prior_draws.append(s.subgroup_scale[empty, m])
+    assert stats.kstest(own, stats.invgamma(shape, scale=scale).cdf).pvalue > 1e-3
+    prior_scale = (a - 1.0) * start.patient_scale[m]
+    assert stats.kstest(prior_draws, stats.invgamma(a, scale=prior_scale).cdf).pvalue > 1e-3
+
+
+def test_spread_level_follows_its_conditional_given_the_subgroup_scales():
+    """The module's typical scale given the components' scales, against its density normalised on a grid."""
+    rng = np.random.default_rng(3)
+    scales = rng.uniform(0.6, 2.0, (6, 1))
+    a, a0, b0 = 8.0, 3.0, 2.0
+    draws = np.array([draw_spread_level(rng, scales, a, a0, b0)[0] for _ in range(3000)])
+    grid = np.linspace(1e-3, 6.0, 60001)
+    log_density = ((len(scales) * a - a0 - 1.0) * np.log(grid) - b0 / grid
+                   - (a - 1.0) * grid * (1.0 / scales[:, 0]).sum())
+    density = np.exp(log_density - log_density.max())
+    cdf = np.cumsum(density) / density.sum()
+    assert stats.kstest(draws, lambda x: np.interp(x, grid, cdf)).pvalue > 1e-3

@@ -22,17 +22,19 @@ FAST = Mode(linker="py", optimizer=None)
 
 # Each switch of the model is on in some variant and off in another.
 VARIANTS = {
-    "full": dict(family="normal", fixed_k=0, covariation=True, binary=True, batch=True, covariates=True),
+    "full": dict(family="normal", fixed_k=0, covariation=True, binary=True, batch=True, covariates=True,
+                 by_subgroup=True),
     "bare": dict(family="student_t", fixed_k=3, covariation=False, binary=False, batch=False, covariates=False,
                  estimate_df=False),
     "normal_fixed": dict(family="normal", fixed_k=3, covariation=True, binary=True, batch=False, covariates=True),
     "student_sparse": dict(family="student_t", fixed_k=0, covariation=False, binary=True, batch=True,
-                           covariates=False),
+                           covariates=False, by_subgroup=True),
 }
 
 
-def build_variant(family: str, fixed_k: int, covariation: bool, estimate_df: bool = True, **parts: bool):
-    spec = make_spec(family, fixed_k, covariation, estimate_df)
+def build_variant(family: str, fixed_k: int, covariation: bool, estimate_df: bool = True, by_subgroup: bool = False,
+                  **parts: bool):
+    spec = make_spec(family, fixed_k, covariation, estimate_df, by_subgroup)
     data = make_data(spec, **parts)
     return data, spec, build_model(data, spec)
 
@@ -65,6 +67,7 @@ def test_model_compiles_with_finite_logp_and_gradient(compiled):
     assert ("activity" in model.named_vars) == settings["covariation"]
     assert ("concentration" in model.named_vars) == (settings["fixed_k"] == 0)
     assert ("df" in model.named_vars) == (settings["family"] == "student_t" and settings.get("estimate_df", True))
+    assert ("subgroup_scale" in model.named_vars) == settings.get("by_subgroup", False)
     if settings["covariation"]:
         assert dims["activity"] == ("subject", "factor")
         assert tuple(model.coords["factor"]) == ("interferon", "inflammation", "b_cell")
@@ -100,8 +103,9 @@ def test_pointwise_log_likelihood_has_one_value_per_subject():
                                    rtol=1e-10)
 
 
-def test_gibbs_component_loglik_equals_dense_multivariate_normal():
-    spec = make_spec("normal", fixed_k=3)
+@pytest.mark.parametrize("by_subgroup", [False, True])
+def test_gibbs_component_loglik_equals_dense_multivariate_normal(by_subgroup):
+    spec = make_spec("normal", fixed_k=3, by_subgroup=by_subgroup)
     data = make_data(spec)
     sampler = GibbsSampler(data, spec, seed=0)
     lay, rng = sampler.layout, np.random.default_rng(4)
@@ -118,7 +122,7 @@ def test_gibbs_component_loglik_equals_dense_multivariate_normal():
         for k in range(spec.mixture.n_components):
             mean = base[r] + state.delta[k]
             cont = data.observed[i] & ~data.is_binary
-            scale = state.patient_scale[data.module] if data.is_patient[i] else np.ones(J)
+            scale = state.subgroup_scale[k][data.module] if data.is_patient[i] else np.ones(J)
             cov = scale[cont] * (np.diag(state.sigma2[cont] / state.t_weights[i, cont])
                                  + factor_loadings[cont] @ factor_loadings[cont].T)
             expected = stats.multivariate_normal.logpdf(data.y[i, cont], mean[cont], cov)
@@ -127,11 +131,11 @@ def test_gibbs_component_loglik_equals_dense_multivariate_normal():
             assert got[r, k] == pytest.approx(expected, rel=1e-10)
 
 
-@pytest.mark.parametrize("min_markers", [4, None])
-def test_gibbs_likelihood_is_model_likelihood_with_activities_integrated(min_markers):
+@pytest.mark.parametrize("min_markers, by_subgroup", [(4, False), (None, False), (4, True)])
+def test_gibbs_likelihood_is_model_likelihood_with_activities_integrated(min_markers, by_subgroup):
     """Gibbs pointwise log-likelihood = log of the PyMC model's likelihood averaged over N(0, 1) activities."""
     covariation = {"enabled": min_markers is not None, "min_markers": min_markers or 2}
-    spec = make_spec("normal", fixed_k=3).replace(covariation=covariation)
+    spec = make_spec("normal", fixed_k=3, by_subgroup=by_subgroup).replace(covariation=covariation)
     data = make_data(spec)
     assert data.n_activity == (1 if min_markers else 0)
     model = build_model(data, spec)
@@ -139,7 +143,7 @@ def test_gibbs_likelihood_is_model_likelihood_with_activities_integrated(min_mar
     sampler = GibbsSampler(data, spec, seed=0)
     _, gibbs = sampler.pointwise(gibbs_state(sampler, params))
 
-    nodes, weights = np.polynomial.hermite_e.hermegauss(80)               # for the N(0, 1) weight
+    nodes, weights = np.polynomial.hermite_e.hermegauss(200)              # for the N(0, 1) weight
     log_terms = []
     for index in itertools.product(range(len(nodes)), repeat=data.n_activity):
         params["activity"] = np.broadcast_to(nodes[list(index)], (data.n_subjects, data.n_activity))

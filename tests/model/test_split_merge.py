@@ -21,7 +21,8 @@ def test_split_and_merge_change_only_the_two_components():
     resid[:15] += 3.0                                   # two clear groups in one component
     blocks = ModuleBlocks.from_modules(module, members.shape[0])
     info = patient_information(prec, resid, np.zeros(len(module)), blocks)
-    moves = SplitMerge(info, EffectIntegral(blocks, tau2, 4.0), resid, prec > 0)
+    scale = np.random.default_rng(0).uniform(0.7, 1.4, (4, 3))      # each component's own multiples
+    moves = SplitMerge(info, EffectIntegral(blocks, tau2, 4.0), resid, prec > 0, scale)
     labels = np.zeros(30, dtype=int)
     labels[-1] = 2
     seen = set()
@@ -33,7 +34,7 @@ def test_split_and_merge_change_only_the_two_components():
         changed = np.flatnonzero(before != labels)
         assert set(before[changed]) | set(labels[changed]) <= {c for c, _ in updates}
         for c, (Q, h) in updates:                        # the sums handed back are the groups' after the move
-            group_q, group_h = info.group(np.flatnonzero(labels == c))
+            group_q, group_h = info.group(np.flatnonzero(labels == c), scale[c])
             assert np.allclose(Q, group_q) and np.allclose(h, group_h)
         seen.add(len(np.unique(labels)))
     assert max(seen) >= 3                                # the clear split was accepted at some point
@@ -49,41 +50,45 @@ def test_split_proposals_are_distributions_over_divisions():
     module, members, prec, resid, tau2 = _setup(rng, n=9)
     blocks = ModuleBlocks.from_modules(module, members.shape[0])
     info = patient_information(prec, resid, np.zeros(len(module)), blocks)
-    moves = SplitMerge(info, EffectIntegral(blocks, tau2, 4.0), resid, prec > 0)
+    moves = SplitMerge(info, EffectIntegral(blocks, tau2, 4.0), resid, prec > 0, np.ones((4, 3)))
     group = np.arange(9)
-    others, log_p = moves._follow_j(group, 0, 1)
+    scales = np.array([[1.3, 0.7, 1.0], [0.8, 1.5, 2.0]])
+    others, log_p = moves._follow_j(group, 0, 1, scales)
     masks = [np.array(m, dtype=bool) for m in product([False, True], repeat=len(others))]
     for kind in (log_p, None):
         assert np.isclose(sum(np.exp(_log_q(m, kind)) for m in masks), 1.0)
     total = 0.0                                          # sequential: given the order (same seed), over divisions
     for m in masks:
-        again_others, drawn, log_q = moves._sequential(np.random.default_rng(7), group, 0, 1, 0.3, follow=m)
+        again_others, drawn, log_q = moves._sequential(np.random.default_rng(7), group, 0, 1, 0.3, scales, follow=m)
         assert np.array_equal(again_others, others) and np.array_equal(drawn, m)
         total += np.exp(log_q)
     assert np.isclose(total, 1.0)
     # the informed proposal depends on the merged group and the anchors, not on the order
-    again, log_p_again = moves._follow_j(group[::-1].copy(), 0, 1)
+    again, log_p_again = moves._follow_j(group[::-1].copy(), 0, 1, scales)
     order = np.argsort(again)
     assert np.allclose(log_p_again[:, order], log_p[:, np.argsort(others)])
 
 
 def test_sequential_allocation_probabilities():
-    """The compiled sequential allocation gives the probabilities the model's integrals give."""
+    """The compiled sequential allocation gives the probabilities the model's integrals give, each side
+    with its own variance multiples."""
     rng = np.random.default_rng(4)
     module, members, prec, resid, tau2 = _setup(rng, n=8)
     blocks = ModuleBlocks.from_modules(module, members.shape[0])
     info = patient_information(prec, resid, rng.uniform(0, 0.8, len(module)), blocks)
     integral = EffectIntegral(blocks, tau2, 4.0)
-    moves = SplitMerge(info, integral, resid, prec > 0)
+    moves = SplitMerge(info, integral, resid, prec > 0, np.ones((4, 3)))
     e0 = 0.5
-    others, drawn, log_q = moves._sequential(np.random.default_rng(9), np.arange(8), 2, 5, e0)
+    scales = np.array([[1.3, 0.7, 1.0], [0.8, 1.5, 2.0]])
+    others, drawn, log_q = moves._sequential(np.random.default_rng(9), np.arange(8), 2, 5, e0, scales)
     order = np.random.default_rng(9).permutation(len(others))
     sides = [[2], [5]]
     expected = 0.0
     for position in order:
         k = others[position]
-        score = [np.log(len(side) + e0) + integral.log_marginal(*info.group(np.array(side + [k])))
-                 - integral.log_marginal(*info.group(np.array(side))) for side in sides]
+        score = [np.log(len(side) + e0) + integral.log_marginal(*info.group(np.array(side + [k]), scale))
+                 - integral.log_marginal(*info.group(np.array(side), scale)) + info.scale_term(np.array([k]), scale)
+                 for side, scale in zip(sides, scales)]
         chosen = int(drawn[position])
         expected += score[chosen] - np.logaddexp(*score)
         sides[chosen].append(k)
@@ -102,7 +107,7 @@ def test_small_offshoot_of_a_subgroup_is_merged_back():
         prec, resid = np.ones_like(prec), 1.0 + rng.normal(0.0, 1.0, resid.shape)   # one subgroup, unit noise
         blocks = ModuleBlocks.from_modules(module, members.shape[0])
         info = patient_information(prec, resid, np.zeros(len(module)), blocks)
-        moves = SplitMerge(info, EffectIntegral(blocks, tau2, 4.0), resid, prec > 0)
+        moves = SplitMerge(info, EffectIntegral(blocks, tau2, 4.0), resid, prec > 0, np.ones((4, 3)))
         labels = np.zeros(60, dtype=int)
         labels[rng.choice(60, 5, replace=False)] = 1
         for _ in range(50):
@@ -110,3 +115,27 @@ def test_small_offshoot_of_a_subgroup_is_merged_back():
             if len(np.unique(labels)) == 1:
                 break
         assert len(np.unique(labels)) == 1, f"seed {seed}: the offshoot was not merged in 50 moves"
+
+
+def test_split_ratio_uses_each_side_s_variance_multiples():
+    """log p(split) - log p(merged), the merged group at i's side's multiples, from scaled factors."""
+    from scipy.special import gammaln
+
+    rng = np.random.default_rng(6)
+    module, members, prec, resid, tau2 = _setup(rng, n=10)
+    blocks = ModuleBlocks.from_modules(module, members.shape[0])
+    info = patient_information(prec, resid, rng.uniform(0, 0.8, len(module)), blocks)
+    integral = EffectIntegral(blocks, tau2, 4.0)
+    moves = SplitMerge(info, integral, resid, prec > 0, np.ones((4, 3)))
+    side_i, side_j = np.arange(6), np.arange(6, 10)
+    scales = np.array([[1.3, 0.7, 1.0], [0.8, 1.5, 2.0]])
+    e0 = 0.4
+
+    def log_ml(rows, scale):
+        scaled = info.scaled(scale)
+        return scaled.const[rows].sum() + integral.log_marginal(*scaled.group(rows))
+
+    expected = (log_ml(side_i, scales[0]) + log_ml(side_j, scales[1]) - log_ml(np.arange(10), scales[0])
+                + gammaln(6 + e0) + gammaln(4 + e0) - gammaln(10 + e0) - gammaln(e0))
+    ours = moves._log_ratio(info.group(side_i), info.group(side_j), side_i, side_j, scales, e0)
+    assert np.isclose(ours, expected)

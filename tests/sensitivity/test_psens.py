@@ -10,7 +10,7 @@ from pss_bayes.sensitivity.psens import PRIOR_BLOCKS, THRESHOLD, _mean_shift, lo
 def test_log_prior_matches_the_spec_priors(tiny_fit):
     post, spec = tiny_fit.idata.posterior, tiny_fit.spec
     lp = log_prior(tiny_fit.idata, spec)
-    assert set(lp.data_vars) == {v for block in PRIOR_BLOCKS.values() for v in block}
+    assert set(lp.data_vars) == {v for block in PRIOR_BLOCKS.values() for v in block} - {"subgroup_scale"}
     assert dict(lp.sizes) == {"chain": post.sizes["chain"], "draw": post.sizes["draw"]}
     d = post.isel(chain=1, draw=7)
     p = spec.priors
@@ -68,3 +68,21 @@ def test_mean_shift_is_the_first_order_derivative():
     expected = np.cov(values.T, component)[-1, :2] * np.log(2)      # d E[f] / d log2(power) = Cov(f, log p) ln 2
     np.testing.assert_allclose(_mean_shift(values, component, 0.01), expected, rtol=0.05)
     np.testing.assert_allclose(_mean_shift(values, np.zeros(4000), 0.01), 0.0, atol=1e-12)
+
+
+def test_log_prior_of_subgroup_scales(tiny_sim):
+    """With a spread per subgroup, each component's scale has its inverse-gamma prior around its module's."""
+    from pss_bayes.inference import fit
+    from pss_bayes.model.spec import load_spec
+
+    spec = load_spec("default").replace(patient_spread={"by_subgroup": True})
+    result = fit(tiny_sim.cohort, spec, seed=2, draws=10, tune=10, chains=1, extensions=0, progress=False)
+    lp = log_prior(result.idata, spec)
+    d = result.idata.posterior.isel(chain=0, draw=4)
+    level = d["patient_spread"].to_numpy() ** 2
+    has = np.isfinite(level)
+    own = d["component_spread"].to_numpy()[:, has] ** 2
+    a = spec.patient_spread.subgroup_shape
+    expected = invgamma.logpdf(own, a, scale=(a - 1.0) * level[has]).sum()
+    assert float(lp["subgroup_scale"].isel(chain=0, draw=4)) == pytest.approx(expected)
+    assert "subgroup_scale" in PRIOR_BLOCKS["patient_spread"]
