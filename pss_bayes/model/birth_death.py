@@ -56,24 +56,29 @@ class BirthDeath:
         (K, M) each component's variance multiple per module (``info`` is at multiple 1);
         the moves condition on it: a patient born into an empty component takes that
         component's multiple, and a component emptied by a death keeps its own.
+    labels
+        The patients' components when the moves start.
     """
 
     def __init__(self, info: Information, integral: EffectIntegral, delta: np.ndarray,
-                 theta: np.ndarray, scale: np.ndarray) -> None:
+                 theta: np.ndarray, scale: np.ndarray, labels: np.ndarray) -> None:
         self.info, self.integral = info, integral
         self.delta, self.theta, self.scale = delta, theta, scale
         #: (n, K) log-likelihood of each patient in each component, given its effects.
         self.fit_in = np.ascontiguousarray(loglik_given(info, integral.blocks.gather(delta), scale))
-        #: (n, K) the same alone in each component with its effects integrated out (components
-        #: with the same multiples share one evaluation).
-        distinct, which = np.unique(scale, axis=0, return_inverse=True)
-        alone = [self._alone(c) for c in distinct]
-        self.fit_new = np.ascontiguousarray(np.stack(alone, axis=1)[:, np.ravel(which)])
-
-    def _alone(self, scale: np.ndarray) -> np.ndarray:
-        """(n,) each patient's log marginal likelihood alone in a component with multiples ``scale`` (M,)."""
-        info = self.info.scaled(scale)
-        return info.const + self.integral.log_marginal_each(info)
+        #: (n, K) the same alone in each component with its effects integrated out, for the
+        #: components a birth may fill or a death may empty (empty or holding one patient; -inf
+        #: elsewhere); components with the same multiples share one evaluation.
+        counts = np.bincount(labels, minlength=len(scale))
+        self.fit_new = np.full(self.fit_in.shape, -np.inf)
+        done: dict[bytes, int] = {}
+        for k in np.flatnonzero(counts <= 1):
+            key = scale[k].tobytes()
+            if key in done:
+                self.fit_new[:, k] = self.fit_new[:, done[key]]
+            else:
+                self.fit_new[:, k] = info.const_at(scale[k]) + integral.log_marginal_each(info, scale[k])
+                done[key] = k
 
     def _refresh(self, k: int) -> None:
         self.fit_in[:, k] = loglik_given(self.info, self.integral.blocks.gather(self.delta[k:k + 1]),

@@ -95,6 +95,10 @@ class Information:
         """(..., M, W) the variance multiple of each slot for module multiples ``scale`` (..., M)."""
         return np.where(self.scalable, np.asarray(scale, dtype=float)[..., None], 1.0)
 
+    def const_at(self, scale: np.ndarray) -> np.ndarray:
+        """(n,) :attr:`const` when each module's continuous covariance is times ``scale`` (M,)."""
+        return 0.5 * (self.log_det - self.count * np.log(scale) - self.quad / scale).sum(-1) + self.fixed
+
     def scaled(self, scale: np.ndarray) -> "Information":
         """The factors when each module's continuous covariance is ``scale`` times this one's.
 
@@ -199,15 +203,19 @@ def _patient_information(prec, resid, loading, index, mask, scalable, p, u, h, l
 def loglik_given(info: Information, delta_blocks: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
     """(n, K) log-likelihood of each patient given each component's effects ``delta_blocks`` (K, M, W),
     each module's continuous covariance in component ``k`` times ``scale[k]`` ((K, M); 1 when omitted)."""
-    K, M = delta_blocks.shape[:2]
-    c = np.ones((K, M)) if scale is None else np.broadcast_to(np.asarray(scale, dtype=float), (K, M))
-    slot = info.slot_scale(c)                                                    # (K, M, W)
-    linear = np.einsum("nmw,kmw->nkm", info.h, delta_blocks / slot)
-    diagonal = np.einsum("nmw,kmw->nkm", info.p, delta_blocks ** 2 / slot)
-    along_u = np.einsum("nmw,kmw->nkm", info.u, delta_blocks / np.sqrt(slot))
-    per_module = (0.5 * (info.log_det[:, None, :] - info.count[:, None, :] * np.log(c) - info.quad[:, None, :] / c)
-                  + linear - 0.5 * (diagonal - along_u ** 2))
-    return per_module.sum(-1) + info.fixed[:, None]
+    n, (K, M, W) = len(info.quad), delta_blocks.shape
+    const = info.const[:, None]
+    linear_delta, square_delta, along_delta = delta_blocks, delta_blocks ** 2, delta_blocks
+    if scale is not None:
+        c = np.broadcast_to(np.asarray(scale, dtype=float), (K, M))
+        slot = info.slot_scale(c)                                                # (K, M, W)
+        linear_delta, square_delta, along_delta = delta_blocks / slot, square_delta / slot, delta_blocks / np.sqrt(slot)
+        const = (0.5 * (info.log_det.sum(-1)[:, None] - info.count @ np.log(c).T - info.quad @ (1.0 / c).T)
+                 + info.fixed[:, None])
+    linear = info.h.reshape(n, M * W) @ linear_delta.reshape(K, M * W).T
+    diagonal = info.p.reshape(n, M * W) @ square_delta.reshape(K, M * W).T
+    along_u = info.u.transpose(1, 0, 2) @ along_delta.transpose(1, 2, 0)       # (M, n, K)
+    return const + linear - 0.5 * (diagonal - (along_u ** 2).sum(0))
 
 
 class EffectIntegral:
@@ -237,21 +245,19 @@ class EffectIntegral:
         self._prior_diagonal = np.where(blocks.mask, 1.0 / tau2[:, None], 1.0)            # (M, W)
         self._prior_rank_one = np.sqrt(c / tau2)[:, None] * mask                          # (M, W)
 
-    def log_marginal_each(self, info: Information) -> np.ndarray:
+    def log_marginal_each(self, info: Information, scale: np.ndarray | None = None) -> np.ndarray:
         """(n,) :meth:`log_marginal` of every patient alone, by the Woodbury identity.
 
         Each patient's ``Q + prior precision`` is diagonal minus rank two per module, so
-        its determinant and inverse need only 2 x 2 algebra.
+        its determinant and inverse need only 2 x 2 algebra. With ``scale`` (M,), each
+        module's continuous covariance is multiplied by it (as :meth:`Information.scaled`).
         """
-        inv_diag = 1.0 / (info.p + self._prior_diagonal)                       # (n, M, W)
-        v, u = self._prior_rank_one, info.u                                    # B = [v, u], A = D - B B'
-        sv, su = v * inv_diag, u * inv_diag                                    # D^-1 B
-        a, b, c = 1.0 - (v * sv).sum(-1), -(v * su).sum(-1), 1.0 - (u * su).sum(-1)  # I - B' D^-1 B
-        det = a * c - b * b
-        log_det_a = -np.log(inv_diag).sum(-1) + np.log(det)
-        pv, pu = (sv * info.h).sum(-1), (su * info.h).sum(-1)                  # B' D^-1 h
-        quad = (info.h ** 2 * inv_diag).sum(-1) + (c * pv ** 2 - 2.0 * b * pv * pu + a * pu ** 2) / det
-        return (-0.5 * (self.log_det_prior + log_det_a) + 0.5 * quad).sum(-1)
+        M = info.quad.shape[1]
+        scale = np.ones(M) if scale is None else np.asarray(scale, dtype=float)
+        out = np.empty(len(info.quad))
+        _log_marginal_each(*contiguous_floats(info.p, info.u, info.h), info.scalable, *contiguous_floats(
+            scale, self._prior_diagonal, self._prior_rank_one, self.log_det_prior), out)
+        return out
 
     def log_marginal(self, Q: np.ndarray, h: np.ndarray) -> np.ndarray:
         """Log of the integral of ``exp(h.delta - delta'Q delta / 2)`` over the effects' prior.
@@ -282,3 +288,32 @@ class EffectIntegral:
         theta_mean = delta_blocks.sum(-1) / self.tau2 / prec
         theta = theta_mean + rng.standard_normal(len(prec)) / np.sqrt(prec)
         return theta, self.blocks.scatter(delta_blocks, n_biomarkers)
+
+
+@jit
+def _log_marginal_each(p, u, h, scalable, scale, prior_diagonal, prior_rank_one, log_det_prior, out):
+    """:meth:`EffectIntegral.log_marginal_each` into ``out``: per patient and module, with
+    ``A = D - B B'`` (``D`` diagonal, ``B = [v, u]``), ``log det A`` and ``h' A^-1 h`` from the
+    2 x 2 matrix ``I - B' D^-1 B``."""
+    n, M, W = p.shape
+    for i in range(n):
+        total = 0.0
+        for m in range(M):
+            log_inverse, vv, vu, uu, pv, pu, hh = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+            for w in range(W):
+                c = scale[m] if scalable[m, w] else 1.0
+                pi, ui, hi = p[i, m, w] / c, u[i, m, w] / np.sqrt(c), h[i, m, w] / c
+                inverse = 1.0 / (pi + prior_diagonal[m, w])
+                v = prior_rank_one[m, w]
+                log_inverse += np.log(inverse)
+                vv += v * v * inverse
+                vu += v * ui * inverse
+                uu += ui * ui * inverse
+                pv += v * inverse * hi
+                pu += ui * inverse * hi
+                hh += hi * hi * inverse
+            a, b, d = 1.0 - vv, -vu, 1.0 - uu
+            det = a * d - b * b
+            quad = hh + (d * pv * pv - 2.0 * b * pv * pu + a * pu * pu) / det
+            total += -0.5 * (log_det_prior[m] - log_inverse + np.log(det)) + 0.5 * quad
+        out[i] = total

@@ -41,7 +41,6 @@ from typing import Callable
 
 import numpy as np
 from polyagamma import random_polyagamma
-from scipy import stats
 from scipy.special import gammaln
 
 from pss_bayes.model.binary_laplace import draw_coefficients
@@ -53,7 +52,7 @@ from pss_bayes.model.module_shift import ModuleShift
 from pss_bayes.model.numerics import logsumexp
 from pss_bayes.model.spec import ModelSpec
 from pss_bayes.model.sparse_design import SparseRows, weighted_normal_equations
-from pss_bayes.model.split_merge import SplitMerge
+from pss_bayes.model.split_merge import SplitMerge, SpreadPrior
 from pss_bayes.model.variance_share import VarianceShare
 
 
@@ -137,9 +136,30 @@ def slice_sample(log_density: Callable[[float], float], x0: float, rng: np.rando
             right = x
 
 
-def draw_spread_level(rng: np.random.Generator, subgroup_scale: np.ndarray, subgroup_shape: float,
-                      prior_shape: float, prior_scale: float) -> np.ndarray:
-    """(M,) draw of each module's typical patient scale ``c_m`` given the components' ``c_km``.
+def log_gig_step(rng: np.random.Generator, current: np.ndarray, order: np.ndarray, a: np.ndarray,
+                 b: np.ndarray) -> np.ndarray:
+    """One independence Metropolis-Hastings update of ``u`` with density proportional to
+    ``exp(order u - (a e^u + b e^-u) / 2)`` (``e^u`` generalised inverse Gaussian), elementwise.
+
+    The proposal is the normal at the density's mode with its curvature; the density is
+    sharply peaked wherever it stands for many observations, so nearly every proposal
+    is accepted.
+    """
+    mode = np.log((order + np.sqrt(order ** 2 + a * b)) / a)
+    var = 2.0 / (a * np.exp(mode) + b * np.exp(-mode))
+    proposal = mode + np.sqrt(var) * rng.standard_normal(np.shape(mode))
+
+    def log_ratio(u: np.ndarray) -> np.ndarray:          # target over proposal, up to constants
+        return order * u - 0.5 * (a * np.exp(u) + b * np.exp(-u)) + 0.5 * (u - mode) ** 2 / var
+
+    accept = np.log(rng.uniform(size=np.shape(mode))) < log_ratio(proposal) - log_ratio(current)
+    return np.where(accept, proposal, current)
+
+
+def update_spread_level(rng: np.random.Generator, level: np.ndarray, subgroup_scale: np.ndarray,
+                        subgroup_shape: float, prior_shape: float, prior_scale: float) -> np.ndarray:
+    """(M,) Metropolis-Hastings update of each module's typical patient scale ``c_m`` given the
+    components' ``c_km`` (:func:`log_gig_step` on ``log c_m``).
 
     With ``c_km ~ InverseGamma(a, (a - 1) c_m)`` for each of the ``K`` components and
     ``c_m ~ InverseGamma(a0, b0)``, the conditional density of ``c_m`` is proportional to
@@ -148,9 +168,7 @@ def draw_spread_level(rng: np.random.Generator, subgroup_scale: np.ndarray, subg
     """
     order = subgroup_scale.shape[0] * subgroup_shape - prior_shape
     rate = 2.0 * (subgroup_shape - 1.0) * (1.0 / subgroup_scale).sum(0)
-    inverse_rate = 2.0 * prior_scale
-    standard = stats.geninvgauss.rvs(order, np.sqrt(rate * inverse_rate), random_state=rng)
-    return np.sqrt(inverse_rate / rate) * standard
+    return np.exp(log_gig_step(rng, np.log(level), order, rate, np.full_like(rate, 2.0 * prior_scale)))
 
 
 def _log_dirichlet(rng: np.random.Generator, alpha: np.ndarray) -> np.ndarray:
@@ -381,7 +399,7 @@ class GibbsSampler:
         return info, EffectIntegral(lay.blocks, s.tau2, self.spec.priors.module_effect_sd ** 2), resid
 
     def _births_and_deaths(self, s: State, info: Information, integral: EffectIntegral) -> None:
-        moves = BirthDeath(info, integral, s.delta, s.theta, s.subgroup_scale)
+        moves = BirthDeath(info, integral, s.delta, s.theta, s.subgroup_scale, s.labels)
         for _ in range(self.BIRTH_DEATH_MOVES):
             moves.step(self.rng, s.labels, s.e0)
 
@@ -390,7 +408,9 @@ class GibbsSampler:
         lay, rng, continuous = self.layout, self.rng, self.layout.continuous
         observed = self.data.observed[lay.patients][:, continuous]
         features = np.where(observed, resid[:, continuous] / np.sqrt(s.sigma2[continuous]), 0.0)
-        moves = SplitMerge(info, integral, features, observed, s.subgroup_scale)
+        prior = self.spec.patient_spread
+        spread = SpreadPrior(s.patient_scale, prior.subgroup_shape, self.spread_modules) if prior.by_subgroup else None
+        moves = SplitMerge(info, integral, features, observed, s.subgroup_scale, spread)
         for _ in range(self.SPLIT_MERGE_MOVES):
             moves.redraw(rng, moves.step(rng, s.labels, lay.n_components, s.e0), s.theta, s.delta)
 
@@ -633,7 +653,7 @@ class GibbsSampler:
         from every patient's terms. By subgroup, each component's ``c_km`` is drawn from
         its patients' (an empty component's from its prior given ``c_m``), then ``c_m``
         from its generalised inverse Gaussian conditional given them (see
-        :func:`draw_spread_level`).
+        :func:`update_spread_level`).
         """
         d, lay, prior = self.data, self.layout, self.spec.patient_spread
         patients = lay.patients
@@ -655,7 +675,8 @@ class GibbsSampler:
         shape = prior.subgroup_shape
         draw = ((shape - 1.0) * s.patient_scale + 0.5 * ss) / rng.gamma(shape + 0.5 * count)
         s.subgroup_scale = np.where(spread, draw, 1.0)
-        level = draw_spread_level(rng, s.subgroup_scale, shape, prior.prior_shape, prior.prior_scale)
+        level = update_spread_level(rng, s.patient_scale, s.subgroup_scale, shape, prior.prior_shape,
+                                    prior.prior_scale)
         s.patient_scale = np.where(spread, level, 1.0)
 
     #: Proposals per sweep of :meth:`_move_spread_ridge`.
@@ -747,18 +768,7 @@ class GibbsSampler:
         order = observed.sum(0) * nu / 2 - p.noise_shape
         a = nu * np.where(observed, s.t_weights[:, cols], 0.0).sum(0)
         b = 2 * p.noise_scale / s.sigma2[cols]
-        mode = np.log((order + np.sqrt(order ** 2 + a * b)) / a)
-        var = 2.0 / (a * np.exp(mode) + b * np.exp(-mode))
-        proposal = mode + np.sqrt(var) * rng.standard_normal(len(cols))
-
-        def log_target(u: np.ndarray) -> np.ndarray:
-            return order * u - 0.5 * (a * np.exp(u) + b * np.exp(-u))
-
-        def log_proposal(u: np.ndarray) -> np.ndarray:
-            return -0.5 * (u - mode) ** 2 / var
-
-        log_ratio = (log_target(proposal) - log_target(0.0)) - (log_proposal(proposal) - log_proposal(0.0))
-        u = np.where(np.log(rng.uniform(size=len(cols))) < log_ratio, proposal, 0.0)
+        u = log_gig_step(rng, np.zeros(len(cols)), order, a, b)
         factor = np.exp(u)
         s.sigma2[cols] *= factor
         s.t_weights[:, cols] = np.where(observed, s.t_weights[:, cols] * factor, 1.0)

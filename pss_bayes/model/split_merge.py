@@ -47,10 +47,16 @@ subgroup-by-module effects, biomarker effects and the patients' module activitie
 integrated out (a Gaussian integral, :mod:`pss_bayes.model.collapsed`, conditional
 on the baselines, Student-t weights and, for binary markers, Pólya-Gamma variables
 drawn for the move) and the mixture weights integrated out (Dirichlet-multinomial).
-The moves condition on each component's variance multiples (the patients'
-spread): a split's new side takes those of the empty component it opens, the side
-of ``i`` and a merged subgroup keep those of ``i``'s subgroup, and a component
-emptied by a merge keeps its own.
+Each component's variance multiples (the patients' spread) enter every
+likelihood: the side of ``i`` and a merged subgroup keep those of ``i``'s
+subgroup, and the divisions are proposed with them on both sides. Shared by the
+subgroups, the multiples are conditioned on. When each subgroup has its own
+(:class:`SpreadPrior`), a split also proposes the new side's multiples, from
+their inverse-gamma conditional given its patients at their posterior mean
+effects, and a merge returns the emptied component's to a draw from their prior;
+both densities enter the ratio. A new side that had to take the prior draw of an
+empty component would rarely fit a real subgroup of tens of patients, and real
+splits would be rejected.
 After an accepted move the two components' effects are drawn from their conditional
 given the new allocation: this is a Metropolis-Hastings move of allocation and
 effects together, whose ratio is the one with the effects integrated out, and which
@@ -59,11 +65,37 @@ leaves the posterior invariant (a rejection keeps both).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.special import gammaln, log_expit
 
 from pss_bayes.model.collapsed import EffectIntegral, Information, loglik_given
 from pss_bayes.model.numerics import contiguous_floats, jit
+
+
+@dataclass(frozen=True)
+class SpreadPrior:
+    """Prior of each component's patient scale when the subgroups have their own:
+    ``c_km ~ InverseGamma(shape, (shape - 1) level_m)`` in the modules ``modules``."""
+
+    level: np.ndarray       # (M,) the modules' typical scale
+    shape: float
+    modules: np.ndarray     # (M,) bool, modules with a patient scale
+
+    def log_density(self, scale: np.ndarray) -> float:
+        """Log prior density of one component's scales (M,)."""
+        rate = (self.shape - 1.0) * self.level
+        return float(_log_inverse_gamma(scale, self.shape, rate)[self.modules].sum())
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """One component's scales from the prior (1 outside ``modules``)."""
+        draw = (self.shape - 1.0) * self.level / rng.gamma(self.shape, size=len(self.level))
+        return np.where(self.modules, draw, 1.0)
+
+
+def _log_inverse_gamma(x: np.ndarray, shape: np.ndarray | float, rate: np.ndarray) -> np.ndarray:
+    return shape * np.log(rate) - gammaln(shape) - (shape + 1.0) * np.log(x) - rate / x
 
 
 class SplitMerge:
@@ -79,7 +111,11 @@ class SplitMerge:
         (n_patients, D) data the 2-means division of a group works on (continuous markers
         in residual SD units) and where they are observed.
     scale
-        (K, M) each component's variance multiple per module (``info`` is at multiple 1).
+        (K, M) each component's variance multiple per module (``info`` is at multiple 1);
+        changed in place when a move proposes new ones.
+    spread
+        The prior of each component's own multiples, when the subgroups have their own
+        (``None``: the multiples are conditioned on).
     """
 
     #: Shares of the proposals that are informed and uniform; the others are sequential.
@@ -93,8 +129,8 @@ class SplitMerge:
     BY_SUBGROUP_SHARE = 0.5
 
     def __init__(self, info: Information, integral: EffectIntegral, distance_features: np.ndarray,
-                 distance_observed: np.ndarray, scale: np.ndarray) -> None:
-        self.info, self.integral, self.scale = info, integral, scale
+                 distance_observed: np.ndarray, scale: np.ndarray, spread: SpreadPrior | None = None) -> None:
+        self.info, self.integral, self.scale, self.spread = info, integral, scale, spread
         seen = distance_observed.astype(float)
         x = np.where(distance_observed, distance_features, 0.0)
         self.features, self.seen = x, seen
@@ -211,7 +247,7 @@ class SplitMerge:
                 return []
             new = int(empties[rng.integers(len(empties))])
             group = np.flatnonzero(labels == k)
-            scales = self.scale[[k, new]]
+            scales = self.scale[[k, k]]                                      # of the divided subgroup
             if sequential:
                 others, follow, log_q = self._sequential(rng, group, i, j, e0, scales)
             else:
@@ -224,18 +260,22 @@ class SplitMerge:
             side_j = np.concatenate([[j], others[follow]])
             side_i = np.concatenate([[i], others[~follow]])
             sums_i, sums_j = self._sums(side_i), self._sums(side_j)
-            log_a = (self._log_ratio(sums_i, sums_j, side_i, side_j, scales, e0) + np.log(len(empties))
-                     - log_q)
+            scale_j = self.scale[new]
+            if self.spread is not None:
+                scale_j = self._scale_proposal(sums_j, side_j).draw(rng, self.spread.modules)
+            scales = np.stack([self.scale[k], scale_j])
+            log_a = self._log_ratio(sums_i, sums_j, side_i, side_j, scales, e0) + np.log(len(empties)) - log_q
             if by_subgroup:                      # anchor pair's probability: after (merge back) / before
                 log_a += np.log(n_occupied * counts[k]) - np.log((n_occupied + 1) * len(side_i))
             if np.log(rng.uniform()) < log_a:
                 labels[side_j] = new
+                self.scale[new] = scale_j
                 return [(k, self.info.rescale(sums_i, scales[0])), (new, self.info.rescale(sums_j, scales[1]))]
             return []
         l = int(labels[j])                                                   # merge
         side_i, side_j = np.flatnonzero(labels == k), np.flatnonzero(labels == l)
         group = np.concatenate([side_i, side_j])
-        scales = self.scale[[k, l]]
+        scales = self.scale[[k, k]]
         if sequential:
             others = _without(group, i, j)
             log_q = self._sequential(rng, group, i, j, e0, scales, follow=labels[others] == l)[2]
@@ -243,12 +283,14 @@ class SplitMerge:
             others, log_p = self._proposal(group, i, j, informed, scales)
             log_q = _log_q(labels[others] == l, log_p)
         sums_i, sums_j = self._sums(side_i), self._sums(side_j)
-        log_a = -(self._log_ratio(sums_i, sums_j, side_i, side_j, scales, e0)
+        log_a = -(self._log_ratio(sums_i, sums_j, side_i, side_j, self.scale[[k, l]], e0)
                   + np.log((counts == 0).sum() + 1) - log_q)
         if by_subgroup:                          # anchor pair's probability: after (split again) / before
             log_a += np.log(n_occupied * counts[k]) - np.log((n_occupied - 1) * (counts[k] + counts[l]))
         if np.log(rng.uniform()) < log_a:
             labels[side_j] = k
+            if self.spread is not None:
+                self.scale[l] = self.spread.draw(rng)
             return [(k, self.info.rescale(_add(sums_i, sums_j), scales[0])), (l, _empty(sums_i))]
         return []
 
@@ -257,7 +299,10 @@ class SplitMerge:
         """log p(split) - log p(merged): integrated likelihood and Dirichlet-multinomial prior.
 
         The split has ``i``'s side with variance multiples ``scales[0]`` and ``j``'s with
-        ``scales[1]``; the merged group has ``scales[0]``. Sums are at multiple 1.
+        ``scales[1]``; the merged group has ``scales[0]``. Sums are at multiple 1. With a
+        prior of each subgroup's own multiples, ``j``'s side's prior density over their
+        proposal density (:meth:`_scale_proposal`) is added: a split proposes them, and a
+        merge returns the emptied component's to a prior draw, whose density cancels.
         """
         merged = _add(sums_i, sums_j)
         parts = [self.info.rescale(sums, scale) for sums, scale in ((sums_i, scales[0]), (sums_j, scales[1]),
@@ -265,13 +310,41 @@ class SplitMerge:
         log_ml = self.integral.log_marginal(*(np.stack(part) for part in zip(*parts)))
         n_i, n_j = len(side_i), len(side_j)
         moved = self.info.scale_term(side_j, scales[1]) - self.info.scale_term(side_j, scales[0])
+        if self.spread is not None:
+            proposal = self._scale_proposal(sums_j, side_j)
+            moved += self.spread.log_density(scales[1]) - proposal.log_density(scales[1], self.spread.modules)
         return (log_ml[0] + log_ml[1] - log_ml[2] + moved
                 + gammaln(n_i + e0) + gammaln(n_j + e0) - gammaln(n_i + n_j + e0) - gammaln(e0))
+
+    def _scale_proposal(self, sums: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> "_InverseGamma":
+        """Proposal of a new side's scales: their inverse-gamma conditional given its patients ``rows``
+        (summed information ``sums`` at multiple 1) at their posterior mean effects, under the prior."""
+        info, spread = self.info, self.spread
+        mean = np.where(info.scalable, self.integral.posterior_mean(*sums), 0.0)           # (M, W)
+        Q, h = sums
+        fit = (info.quad[rows].sum(0) - 2.0 * (h * mean).sum(-1)
+               + np.einsum("mw,mwv,mv->m", mean, Q, mean))                                  # (M,)
+        return _InverseGamma(spread.shape + 0.5 * info.count[rows].sum(0),
+                             (spread.shape - 1.0) * spread.level + 0.5 * np.maximum(fit, 0.0))
 
     def redraw(self, rng: np.random.Generator, updates: list, theta: np.ndarray, delta: np.ndarray) -> None:
         """Draw the effects of the components :meth:`step` returned from their conditional (in place)."""
         for c, (Q, h) in updates:
             theta[c], delta[c] = self.integral.draw(rng, Q, h, delta.shape[1])
+
+
+@dataclass(frozen=True)
+class _InverseGamma:
+    """Independent inverse-gamma distributions of a component's scales, one per module."""
+
+    shape: np.ndarray
+    rate: np.ndarray
+
+    def draw(self, rng: np.random.Generator, modules: np.ndarray) -> np.ndarray:
+        return np.where(modules, self.rate / rng.gamma(self.shape), 1.0)
+
+    def log_density(self, scale: np.ndarray, modules: np.ndarray) -> float:
+        return float(_log_inverse_gamma(scale, self.shape, self.rate)[modules].sum())
 
 
 @jit
@@ -293,17 +366,20 @@ def _allocate(p, u, h, count, quad, scales, slot_scales, prior_precision, order,
     trial_lin = np.zeros((2, M, W))
     joined = np.zeros(2)
     own = np.zeros(2)
+    scaled_u = np.zeros(W)
     chol = np.zeros((W, W))
     z = np.zeros(W)
     for side, anchor in ((0, i), (1, j)):
-        _add_patient(Q[side], lin[side], p[anchor], u[anchor], h[anchor], slot_scales[side], Q[side], lin[side])
+        _add_patient(Q[side], lin[side], p[anchor], u[anchor], h[anchor], slot_scales[side], Q[side], lin[side],
+                     scaled_u)
         current[side] = _log_marginal(Q[side], lin[side], prior_precision, chol, z)
     size = np.ones(2)
     log_q = 0.0
     for t in range(len(order)):
         k = order[t]
         for side in range(2):
-            _add_patient(Q[side], lin[side], p[k], u[k], h[k], slot_scales[side], trial[side], trial_lin[side])
+            _add_patient(Q[side], lin[side], p[k], u[k], h[k], slot_scales[side], trial[side], trial_lin[side],
+                         scaled_u)
             joined[side] = _log_marginal(trial[side], trial_lin[side], prior_precision, chol, z)
             own[side] = 0.0                        # the patient's terms that change with the multiples
             for m in range(M):
@@ -324,16 +400,17 @@ def _allocate(p, u, h, count, quad, scales, slot_scales, prior_precision, order,
 
 
 @jit
-def _add_patient(Q, lin, p, u, h, slot_scale, out_Q, out_lin):
+def _add_patient(Q, lin, p, u, h, slot_scale, out_Q, out_lin, scaled_u):
     """``out = (Q, lin)`` plus one patient's factor (diag(p) - u u' and h per module), the
-    covariance of slot ``(m, a)`` times ``slot_scale[m, a]``."""
+    covariance of slot ``(m, a)`` times ``slot_scale[m, a]`` (``scaled_u``: scratch of size W)."""
     M, W = p.shape
     for m in range(M):
         for a in range(W):
+            scaled_u[a] = u[m, a] / np.sqrt(slot_scale[m, a])
+        for a in range(W):
             out_lin[m, a] = lin[m, a] + h[m, a] / slot_scale[m, a]
-            ua = u[m, a] / np.sqrt(slot_scale[m, a])
             for b in range(W):
-                out_Q[m, a, b] = Q[m, a, b] - ua * u[m, b] / np.sqrt(slot_scale[m, b])
+                out_Q[m, a, b] = Q[m, a, b] - scaled_u[a] * scaled_u[b]
             out_Q[m, a, a] += p[m, a] / slot_scale[m, a]
 
 

@@ -151,19 +151,24 @@ def test_drawn_effects_have_the_conditional_moments():
 
 def test_birth_and_death_ratios_are_exact_reverses():
     """The birth's log ratio is the target ratio times reverse-over-forward proposal probabilities;
-    the death reuses it with the sign flipped, on the state after the death."""
+    the death reuses it with the sign flipped, on the state after the death. Each component has its
+    own variance multiples."""
     rng = np.random.default_rng(4)
     n = 12
     prec, resid, loading, tau2, blocks = _problem(rng, n=n)
     info = patient_information(prec, resid, loading, blocks)
     integral = EffectIntegral(blocks, tau2, 3.0)
     delta, theta = rng.normal(0, 1, (4, len(MODULE))), rng.normal(0, 1, (4, 3))
-    moves = BirthDeath(info, integral, delta, theta, np.ones((4, 3)))
+    scale = rng.uniform(0.6, 1.6, (4, 3))
     labels = np.array([0] * 5 + [1] * 4 + [2] * 3)
+    moves = BirthDeath(info, integral, delta, theta, scale, labels)
     forward = moves.log_birth_ratio(labels, 4, 3, e0=0.05)
     # the same quantity recomputed from scratch: target ratio, proposal probabilities by hand
     counts = np.bincount(labels, minlength=4)
-    ratio = info.const[4] + integral.log_marginal(*info.group(np.array([4]))) - moves.fit_in[4, 0]
+    alone = info.scaled(scale[3]).const[4] + integral.log_marginal(*info.group(np.array([4]), scale[3]))
+    assert moves.fit_new[4, 3] == pytest.approx(alone)
+    assert moves.fit_in[4, 0] == pytest.approx(loglik_given(info, blocks.gather(delta[:1]), scale[:1])[4, 0])
+    ratio = alone - moves.fit_in[4, 0]
     log_target = ratio + np.log(0.05) - np.log(counts[0] - 1 + 0.05)
     w = 0.5 * (moves.fit_new[:, 3] - moves.fit_in[np.arange(n), labels])
     w = np.where(counts[labels] >= 3, w, -np.inf)

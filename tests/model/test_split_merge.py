@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from pss_bayes.model.collapsed import EffectIntegral, ModuleBlocks, patient_information
+from pss_bayes.model.collapsed import EffectIntegral, ModuleBlocks, loglik_given, patient_information
 from pss_bayes.model.split_merge import SplitMerge
 
 
@@ -139,3 +139,30 @@ def test_split_ratio_uses_each_side_s_variance_multiples():
                 + gammaln(6 + e0) + gammaln(4 + e0) - gammaln(10 + e0) - gammaln(e0))
     ours = moves._log_ratio(info.group(side_i), info.group(side_j), side_i, side_j, scales, e0)
     assert np.isclose(ours, expected)
+
+
+def test_new_side_scale_proposal_is_the_conditional_at_the_posterior_mean_effects():
+    """The proposal of a new side's scales is proportional to its patients' likelihood at their posterior
+    mean effects times the prior: their ratio is the same at every scale."""
+    from pss_bayes.model.split_merge import SpreadPrior
+
+    rng = np.random.default_rng(7)
+    module, members, prec, resid, tau2 = _setup(rng, n=10)
+    continuous = np.array([True, True, True, True, True, False])           # one binary marker's slot
+    loading = np.where(continuous, rng.uniform(0, 0.8, len(module)), 0.0)
+    blocks = ModuleBlocks.from_modules(module, members.shape[0])
+    info = patient_information(prec, resid, loading, blocks, continuous)
+    integral = EffectIntegral(blocks, tau2, 4.0)
+    modules = np.array([True, True, False])                                # the last module has no scale
+    spread = SpreadPrior(np.array([1.2, 0.8, 1.0]), 6.0, modules)
+    moves = SplitMerge(info, integral, resid, prec > 0, np.ones((4, 3)), spread)
+    rows = np.arange(3, 9)
+    sums = info.group(rows)
+    proposal = moves._scale_proposal(sums, rows)
+    mean = integral.posterior_mean(*sums)[None]
+    values = []
+    for _ in range(5):
+        scale = np.where(modules, rng.uniform(0.4, 3.0, 3), 1.0)
+        likelihood = loglik_given(info.take(rows), mean, scale[None]).sum()
+        values.append(likelihood + spread.log_density(scale) - proposal.log_density(scale, modules))
+    assert np.allclose(values, values[0])
