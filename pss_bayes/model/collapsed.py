@@ -71,10 +71,10 @@ class Information:
     ``const + h.delta - delta'Q delta / 2`` is its exact log-likelihood given effects
     ``delta``. ``p``, ``u``, ``h`` are (n, M, W). The continuous entries of a module
     (slots where ``scalable``, (M, W)) may have their covariance multiplied by a
-    patient scale (:meth:`scaled`); for them ``log_det`` (log-determinant of their
-    precision less ``count log 2 pi``), ``quad`` (``r'Q r``) and ``count`` (entries)
-    are kept per module (n, M), and ``fixed`` (n,) holds the other entries' (binary
-    markers') part of ``const``.
+    patient scale (the ``scale`` arguments below); for them ``log_det`` (the
+    log-determinant of their precision less ``count log 2 pi``), ``quad`` (``r'Q r``)
+    and ``count`` (entries) are kept per module (n, M), and ``fixed`` (n,) holds the
+    other entries' (binary markers') part of ``const``.
     """
 
     p: np.ndarray
@@ -98,18 +98,6 @@ class Information:
     def const_at(self, scale: np.ndarray) -> np.ndarray:
         """(n,) :attr:`const` when each module's continuous covariance is times ``scale`` (M,)."""
         return 0.5 * (self.log_det - self.count * np.log(scale) - self.quad / scale).sum(-1) + self.fixed
-
-    def scaled(self, scale: np.ndarray) -> "Information":
-        """The factors when each module's continuous covariance is ``scale`` times this one's.
-
-        ``scale`` is (M,) (every patient alike) or (n, M). Precisions and linear terms
-        of those entries divide by it, their log-determinant loses ``count log(scale)``.
-        """
-        c = np.broadcast_to(np.asarray(scale, dtype=float), self.quad.shape)
-        slot = self.slot_scale(c)
-        return Information(self.p / slot, self.u / np.sqrt(slot), self.h / slot,
-                           self.log_det - self.count * np.log(c), self.quad / c, self.count, self.fixed,
-                           self.scalable)
 
     def group(self, rows: np.ndarray, scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Summed precision (M, W, W) and linear term (M, W) of the patients in ``rows``,
@@ -250,7 +238,7 @@ class EffectIntegral:
 
         Each patient's ``Q + prior precision`` is diagonal minus rank two per module, so
         its determinant and inverse need only 2 x 2 algebra. With ``scale`` (M,), each
-        module's continuous covariance is multiplied by it (as :meth:`Information.scaled`).
+        module's continuous covariance is multiplied by it.
         """
         M = info.quad.shape[1]
         scale = np.ones(M) if scale is None else np.asarray(scale, dtype=float)

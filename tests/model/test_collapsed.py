@@ -105,14 +105,18 @@ def test_scaled_information_is_the_dense_gaussian_with_scaled_covariance():
         for k in range(2):
             dense = _dense_loglik(prec[i], resid[i], delta[k], loading, both[k], continuous)
             assert ours[i, k] == pytest.approx(dense, rel=1e-10)
-    scaled = info.scaled(scale)
+    # The same covariance written directly: precisions over the multiple, loadings times its root.
+    entry = np.where(continuous, scale[MODULE], 1.0)
+    scaled = patient_information(prec / entry, resid, loading * np.sqrt(entry), blocks, continuous)
     assert np.allclose(loglik_given(scaled, blocks.gather(delta[1:]))[:, 0], ours[:, 1])
+    assert np.allclose(info.const_at(scale), scaled.const)
     rows = np.array([0, 2, 3])
     assert (scaled.const[rows].sum() - info.const[rows].sum()) == pytest.approx(info.scale_term(rows, scale))
     integral = EffectIntegral(blocks, tau2, 2.0)
     Q, h = info.group(rows, scale)
     Qs, hs = scaled.group(rows)
     assert np.allclose(Q, Qs) and np.allclose(h, hs)
+    assert np.allclose(integral.log_marginal_each(info, scale), integral.log_marginal_each(scaled))
     assert np.allclose(integral.log_marginal_each(scaled)[rows],
                        [integral.log_marginal(*info.group(np.array([i]), scale)) for i in rows])
 
@@ -165,7 +169,7 @@ def test_birth_and_death_ratios_are_exact_reverses():
     forward = moves.log_birth_ratio(labels, 4, 3, e0=0.05)
     # the same quantity recomputed from scratch: target ratio, proposal probabilities by hand
     counts = np.bincount(labels, minlength=4)
-    alone = info.scaled(scale[3]).const[4] + integral.log_marginal(*info.group(np.array([4]), scale[3]))
+    alone = info.const_at(scale[3])[4] + integral.log_marginal(*info.group(np.array([4]), scale[3]))
     assert moves.fit_new[4, 3] == pytest.approx(alone)
     assert moves.fit_in[4, 0] == pytest.approx(loglik_given(info, blocks.gather(delta[:1]), scale[:1])[4, 0])
     ratio = alone - moves.fit_in[4, 0]
