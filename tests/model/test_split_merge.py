@@ -124,15 +124,17 @@ def test_split_ratio_uses_each_side_s_variance_multiples():
     rng = np.random.default_rng(6)
     module, members, prec, resid, tau2 = _setup(rng, n=10)
     blocks = ModuleBlocks.from_modules(module, members.shape[0])
-    info = patient_information(prec, resid, rng.uniform(0, 0.8, len(module)), blocks)
+    loading = rng.uniform(0, 0.8, len(module))
+    info = patient_information(prec, resid, loading, blocks)
     integral = EffectIntegral(blocks, tau2, 4.0)
     moves = SplitMerge(info, integral, resid, prec > 0, np.ones((4, 3)))
     side_i, side_j = np.arange(6), np.arange(6, 10)
     scales = np.array([[1.3, 0.7, 1.0], [0.8, 1.5, 2.0]])
     e0 = 0.4
 
-    def log_ml(rows, scale):
-        scaled = info.scaled(scale)
+    def log_ml(rows, scale):                       # the scaled covariance written directly
+        entry = scale[module]
+        scaled = patient_information(prec / entry, resid, loading * np.sqrt(entry), blocks)
         return scaled.const[rows].sum() + integral.log_marginal(*scaled.group(rows))
 
     expected = (log_ml(side_i, scales[0]) + log_ml(side_j, scales[1]) - log_ml(np.arange(10), scales[0])
