@@ -40,8 +40,8 @@ def test_tables(tiny_fit, tiny_sim):
     co = tiny_fit.coclustering()
     assert co.shape == (len(members), len(members))
     spread = tiny_fit.patient_spread()
-    assert (spread["subgroup"] == "all").all()                  # one spread shared by the subgroups
-    assert list(spread["module"]) == [m for m in tiny_sim.cohort.markers.module_names if m != "autoantibodies"]
+    assert list(spread["subgroup"].unique()) == ["all"] + [str(k) for k in range(1, K + 1)]  # typical, then own
+    assert list(spread.loc[spread["subgroup"] == "all", "module"]) == [m for m in tiny_sim.cohort.markers.module_names if m != "autoantibodies"]
     assert (spread["hdi_lo"] <= spread["mean"]).all() and (spread["mean"] <= spread["hdi_hi"]).all()
     assert "Posterior over the number of subgroups" in tiny_fit.summary()
     assert "Patients' within-subgroup SD / controls' SD" in tiny_fit.summary()

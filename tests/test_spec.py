@@ -8,7 +8,7 @@ from pss_bayes.model.spec import ModelSpec, available_specs, load_spec
 
 def test_shipped_specs_load_by_name():
     names = available_specs()
-    assert {"default", "normal", "diagonal", "plain", "equal_spread", "subgroup_spread"} <= set(names)
+    assert {"default", "normal", "diagonal", "plain", "equal_spread", "shared_spread"} <= set(names)
     assert load_spec("normal").likelihood.family == "normal"
     assert load_spec("default").likelihood.family == "student_t"
     assert load_spec("diagonal").covariation.enabled is False
@@ -17,7 +17,7 @@ def test_shipped_specs_load_by_name():
     default = load_spec("default")
     assert default.patient_spread.enabled and not load_spec("equal_spread").patient_spread.enabled
     assert not plain.patient_spread.enabled
-    assert load_spec("subgroup_spread").patient_spread.by_subgroup and not default.patient_spread.by_subgroup
+    assert default.patient_spread.by_subgroup and not load_spec("shared_spread").patient_spread.by_subgroup
     for section in ("mixture", "likelihood", "covariation", "patient_spread", "priors", "sampler"):
         assert getattr(default, section) == getattr(ModelSpec(), section)
 

@@ -93,23 +93,24 @@ class PatientSpreadSpec:
     control's have around the control baseline, with
     ``c_m ~ InverseGamma(prior_shape, prior_scale)`` (default: prior mean 1, 95%
     of its mass between about 0.2 and 3.2), one multiple per module with
-    continuous biomarkers, shared by all subgroups. Patients are often more (or
-    less) heterogeneous than healthy controls; a model that gives them the
-    controls' spread explains the excess by extra subgroups. Disabled, ``c_m = 1``.
+    continuous biomarkers. Patients are often more (or less) heterogeneous than
+    healthy controls; a model that gives them the controls' spread explains the
+    excess by extra subgroups. Disabled, ``c_m = 1``.
 
-    With ``by_subgroup``, each subgroup ``k`` has its own multiple per module,
+    With ``by_subgroup`` (the default), each subgroup ``k`` has its own multiple per module,
     ``c_km ~ InverseGamma(subgroup_shape, (subgroup_shape - 1) c_m)`` (mean ``c_m``,
     coefficient of variation ``1 / sqrt(subgroup_shape - 2)``): subgroups may
     differ in spread among themselves, partially pooled towards the module's
     typical multiple ``c_m`` (which keeps the prior above), as component-specific
     covariances are in sparse finite mixtures (Malsiner-Walli, Frühwirth-Schnatter
-    & Grün 2016).
+    & Grün 2016). Without it, ``c_m`` is shared by all subgroups, and subgroups that
+    differ in spread among themselves make the model split the more spread ones.
     """
 
     enabled: bool = True
     prior_shape: float = 3.0
     prior_scale: float = 2.0
-    by_subgroup: bool = False
+    by_subgroup: bool = True
     subgroup_shape: float = 10.0
 
 

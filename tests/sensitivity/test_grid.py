@@ -50,6 +50,8 @@ def test_default_grid_derives_modules_and_centres_from_the_cohort(tiny_sim):
     assert normal.spec(load_spec("default")).likelihood.family == "normal"
     equal = next(v for v in expansion.variants if v.name == "equal_spread")
     assert not equal.spec(load_spec("default")).patient_spread.enabled
+    shared = next(v for v in expansion.variants if v.name == "shared_spread")
+    assert not shared.spec(load_spec("default")).patient_spread.by_subgroup
 
 
 def test_grid_without_batch_skips_centres_with_a_note(tiny_sim):

@@ -10,7 +10,7 @@ from pss_bayes.sensitivity.psens import PRIOR_BLOCKS, THRESHOLD, _mean_shift, lo
 def test_log_prior_matches_the_spec_priors(tiny_fit):
     post, spec = tiny_fit.idata.posterior, tiny_fit.spec
     lp = log_prior(tiny_fit.idata, spec)
-    assert set(lp.data_vars) == {v for block in PRIOR_BLOCKS.values() for v in block} - {"subgroup_scale"}
+    assert set(lp.data_vars) == {v for block in PRIOR_BLOCKS.values() for v in block}
     assert dict(lp.sizes) == {"chain": post.sizes["chain"], "draw": post.sizes["draw"]}
     d = post.isel(chain=1, draw=7)
     p = spec.priors

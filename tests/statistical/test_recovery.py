@@ -89,6 +89,10 @@ def test_patients_wider_than_controls_are_not_split():
     result = fit(sim.cohort, "default", seed=3, draws=300, tune=500, chains=2, extensions=0, progress=False)
     k = result.n_subgroups().set_index("k")["probability"]
     assert k.idxmax() == sim.n_subgroups
-    spread = result.patient_spread().set_index("module")
-    assert set(spread.index) == set(sim.settings.module_names)
-    assert ((spread["hdi_lo"] > 1.2) & (spread["mean"].between(1.3, 1.75))).all()
+    spread = result.patient_spread()
+    typical = spread[spread["subgroup"] == "all"].set_index("module")
+    assert set(typical.index) == set(sim.settings.module_names)
+    assert typical["mean"].between(1.2, 1.8).all()
+    own = spread[spread["subgroup"] != "all"]                       # each subgroup's own, all 1.5 here
+    assert set(own["subgroup"]) == {str(k) for k in range(1, sim.n_subgroups + 1)}
+    assert ((own["hdi_lo"] > 1.1) & (own["mean"].between(1.3, 1.75))).all()
