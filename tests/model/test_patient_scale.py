@@ -10,23 +10,32 @@ from pss_bayes.model.gibbs import update_spread_level
 from tests.model.params import make_spec, warmed_up
 
 
-def test_patient_scale_follows_its_inverse_gamma_conditional():
-    """Draws from one state against the conditional written out entry by entry: the scale multiplies the
-    variance of every patient's noise (sigma_j^2 / w_ij) and activity in its module."""
-    sampler, start = warmed_up(make_spec("student_t"))
-    data, lay, prior = sampler.data, sampler.layout, sampler.spec.patient_spread
-    eta, _ = sampler._linear_parts(start)
-    err = data.y - eta - sampler._activity_term(start)
-    m = int(data.module[data.activity >= 0][0])                  # a module with an activity factor
+def _scale_terms(sampler, state, rows):
+    """The residuals, a module with an activity factor, and what the patients ``rows`` add to the shape
+    and scale of its patient scale's inverse-gamma conditional, written out entry by entry: the scale
+    multiplies the variance of every patient's noise (sigma_j^2 / w_ij) and activity in its module."""
+    data = sampler.data
+    eta, _ = sampler._linear_parts(state)
+    err = data.y - eta - sampler._activity_term(state)
+    m = int(data.module[data.activity >= 0][0])
     f = int(data.activity[data.module == m][0])
-    shape, scale = prior.prior_shape, prior.prior_scale
-    for i in np.flatnonzero(data.is_patient):
+    shape, scale = 0.0, 0.0
+    for i in rows:
         for j in np.flatnonzero((data.module == m) & ~data.is_binary):
             if data.observed[i, j]:
                 shape += 0.5
-                scale += 0.5 * start.t_weights[i, j] * err[i, j] ** 2 / start.sigma2[j]
+                scale += 0.5 * state.t_weights[i, j] * err[i, j] ** 2 / state.sigma2[j]
         shape += 0.5
-        scale += 0.5 * start.activity[i, f] ** 2
+        scale += 0.5 * state.activity[i, f] ** 2
+    return err, m, shape, scale
+
+
+def test_patient_scale_follows_its_inverse_gamma_conditional():
+    """Draws from one state against the conditional written out entry by entry (shared by the subgroups)."""
+    sampler, start = warmed_up(make_spec("student_t"))
+    prior = sampler.spec.patient_spread
+    err, m, shape, scale = _scale_terms(sampler, start, np.flatnonzero(sampler.data.is_patient))
+    shape, scale = shape + prior.prior_shape, scale + prior.prior_scale
     draws = []
     for rep in range(2000):
         s = copy.deepcopy(start)
@@ -116,23 +125,12 @@ def test_subgroup_scales_follow_their_inverse_gamma_conditionals():
     and the module's typical scale; an empty component's is its prior draw."""
     spec = make_spec("student_t").replace(patient_spread={"by_subgroup": True, "subgroup_shape": 6.0})
     sampler, start = warmed_up(spec)
-    data, prior = sampler.data, sampler.spec.patient_spread
-    eta, _ = sampler._linear_parts(start)
-    err = data.y - eta - sampler._activity_term(start)
-    m = int(data.module[data.activity >= 0][0])
-    f = int(data.activity[data.module == m][0])
     counts = np.bincount(start.labels, minlength=sampler.layout.n_components)
     k, empty = int(counts.argmax()), int(np.argmin(np.where(counts > 0, counts, -1)))
     start.labels[start.labels == empty] = k                       # the conditional holds in any state
-    a = prior.subgroup_shape
-    shape, scale = a, (a - 1.0) * start.patient_scale[m]
-    for i in sampler.layout.patients[start.labels == k]:
-        for j in np.flatnonzero((data.module == m) & ~data.is_binary):
-            if data.observed[i, j]:
-                shape += 0.5
-                scale += 0.5 * start.t_weights[i, j] * err[i, j] ** 2 / start.sigma2[j]
-        shape += 0.5
-        scale += 0.5 * start.activity[i, f] ** 2
+    err, m, shape, scale = _scale_terms(sampler, start, sampler.layout.patients[start.labels == k])
+    a = sampler.spec.patient_spread.subgroup_shape
+    shape, scale = shape + a, scale + (a - 1.0) * start.patient_scale[m]
     own, prior_draws = [], []
     for rep in range(2000):
         s = copy.deepcopy(start)
