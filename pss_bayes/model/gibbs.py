@@ -651,9 +651,9 @@ class GibbsSampler:
         its patients' noise in module ``m`` (``sigma_j^2 / w_ij``) and of their activity
         (``N(0, c)``): conjugate inverse gamma. Shared by the subgroups, ``c_m`` is drawn
         from every patient's terms. By subgroup, each component's ``c_km`` is drawn from
-        its patients' (an empty component's from its prior given ``c_m``), then ``c_m``
-        from its generalised inverse Gaussian conditional given them (see
-        :func:`update_spread_level`).
+        its patients' (an empty component's from its prior given ``c_m``), then ``c_m`` by a
+        Metropolis-Hastings step on its generalised inverse Gaussian conditional given them
+        (:func:`update_spread_level`).
         """
         d, lay, prior = self.data, self.layout, self.spec.patient_spread
         patients = lay.patients

@@ -54,9 +54,8 @@ subgroups, the multiples are conditioned on. When each subgroup has its own
 (:class:`SpreadPrior`), a split also proposes the new side's multiples, from
 their inverse-gamma conditional given its patients at their posterior mean
 effects, and a merge returns the emptied component's to a draw from their prior;
-both densities enter the ratio. A new side that had to take the prior draw of an
-empty component would rarely fit a real subgroup of tens of patients, and real
-splits would be rejected.
+both densities enter the ratio: the prior draw of an empty component fits a real
+subgroup of tens of patients only when it happens to be close to its spread.
 After an accepted move the two components' effects are drawn from their conditional
 given the new allocation: this is a Metropolis-Hastings move of allocation and
 effects together, whose ratio is the one with the effects integrated out, and which
@@ -260,11 +259,13 @@ class SplitMerge:
             side_j = np.concatenate([[j], others[follow]])
             side_i = np.concatenate([[i], others[~follow]])
             sums_i, sums_j = self._sums(side_i), self._sums(side_j)
-            scale_j = self.scale[new]
+            scale_j, proposal = self.scale[new], None
             if self.spread is not None:
-                scale_j = self._scale_proposal(sums_j, side_j).draw(rng, self.spread.modules)
+                proposal = self._scale_proposal(sums_j, side_j)
+                scale_j = proposal.draw(rng, self.spread.modules)
             scales = np.stack([self.scale[k], scale_j])
-            log_a = self._log_ratio(sums_i, sums_j, side_i, side_j, scales, e0) + np.log(len(empties)) - log_q
+            log_a = (self._log_ratio(sums_i, sums_j, side_i, side_j, scales, e0, proposal) + np.log(len(empties))
+                     - log_q)
             if by_subgroup:                      # anchor pair's probability: after (merge back) / before
                 log_a += np.log(n_occupied * counts[k]) - np.log((n_occupied + 1) * len(side_i))
             if np.log(rng.uniform()) < log_a:
@@ -295,14 +296,16 @@ class SplitMerge:
         return []
 
     def _log_ratio(self, sums_i: tuple[np.ndarray, np.ndarray], sums_j: tuple[np.ndarray, np.ndarray],
-                   side_i: np.ndarray, side_j: np.ndarray, scales: np.ndarray, e0: float) -> float:
+                   side_i: np.ndarray, side_j: np.ndarray, scales: np.ndarray, e0: float,
+                   proposal: "_InverseGamma | None" = None) -> float:
         """log p(split) - log p(merged): integrated likelihood and Dirichlet-multinomial prior.
 
         The split has ``i``'s side with variance multiples ``scales[0]`` and ``j``'s with
         ``scales[1]``; the merged group has ``scales[0]``. Sums are at multiple 1. With a
         prior of each subgroup's own multiples, ``j``'s side's prior density over their
         proposal density (:meth:`_scale_proposal`) is added: a split proposes them, and a
-        merge returns the emptied component's to a prior draw, whose density cancels.
+        merge returns the emptied component's to a prior draw, whose density cancels
+        (``proposal``: that proposal, when the caller has it already).
         """
         merged = _add(sums_i, sums_j)
         parts = [self.info.rescale(sums, scale) for sums, scale in ((sums_i, scales[0]), (sums_j, scales[1]),
@@ -311,7 +314,8 @@ class SplitMerge:
         n_i, n_j = len(side_i), len(side_j)
         moved = self.info.scale_term(side_j, scales[1]) - self.info.scale_term(side_j, scales[0])
         if self.spread is not None:
-            proposal = self._scale_proposal(sums_j, side_j)
+            if proposal is None:
+                proposal = self._scale_proposal(sums_j, side_j)
             moved += self.spread.log_density(scales[1]) - proposal.log_density(scales[1], self.spread.modules)
         return (log_ml[0] + log_ml[1] - log_ml[2] + moved
                 + gammaln(n_i + e0) + gammaln(n_j + e0) - gammaln(n_i + n_j + e0) - gammaln(e0))
