@@ -24,7 +24,7 @@ Run::
     python bench/generality.py                        # 8 cohorts (about 15 minutes on 2 cores)
     python bench/generality.py --cohorts small_k3 --seeds 11 12
     python bench/generality.py --quick                # small_k3, 100 + 100 sweeps x 2 chains
-    python bench/generality.py --model subgroup_spread  # another model spec
+    python bench/generality.py --model shared_spread    # another model spec
 """
 
 from __future__ import annotations
