@@ -95,9 +95,11 @@ class Information:
         """(..., M, W) the variance multiple of each slot for module multiples ``scale`` (..., M)."""
         return np.where(self.scalable, np.asarray(scale, dtype=float)[..., None], 1.0)
 
-    def const_at(self, scale: np.ndarray) -> np.ndarray:
-        """(n,) :attr:`const` when each module's continuous covariance is times ``scale`` (M,)."""
-        return 0.5 * (self.log_det - self.count * np.log(scale) - self.quad / scale).sum(-1) + self.fixed
+    def const_at(self, scale: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """:attr:`const` of the patients in ``rows`` (all by default) when each module's continuous
+        covariance is times ``scale`` (M,)."""
+        return (0.5 * (self.log_det[rows] - self.count[rows] * np.log(scale) - self.quad[rows] / scale).sum(-1)
+                + self.fixed[rows])
 
     def group(self, rows: np.ndarray, scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Summed precision (M, W, W) and linear term (M, W) of the patients in ``rows``,
@@ -114,12 +116,6 @@ class Information:
         slot = self.slot_scale(scale)
         root = 1.0 / np.sqrt(slot)
         return sums[0] * root[:, :, None] * root[:, None, :], sums[1] / slot
-
-    def scale_term(self, rows: np.ndarray, scale: np.ndarray) -> float:
-        """Change of the summed ``const`` of the patients in ``rows`` when each module's continuous
-        covariance is multiplied by ``scale`` (M,): ``sum_m [-count log(scale) - quad (1 / scale - 1)] / 2``."""
-        count, quad = self.count[rows].sum(0), self.quad[rows].sum(0)
-        return float(-0.5 * (count * np.log(scale) + quad * (1.0 / scale - 1.0)).sum())
 
     def take(self, rows: np.ndarray) -> "Information":
         """The factors of the patients in ``rows``."""

@@ -312,7 +312,7 @@ class SplitMerge:
                                                                      (merged, scales[0]))]
         log_ml = self.integral.log_marginal(*(np.stack(part) for part in zip(*parts)))
         n_i, n_j = len(side_i), len(side_j)
-        moved = self.info.scale_term(side_j, scales[1]) - self.info.scale_term(side_j, scales[0])
+        moved = float((self.info.const_at(scales[1], side_j) - self.info.const_at(scales[0], side_j)).sum())
         if self.spread is not None:
             if proposal is None:
                 proposal = self._scale_proposal(sums_j, side_j)

@@ -87,7 +87,7 @@ def test_sequential_allocation_probabilities():
     for position in order:
         k = others[position]
         score = [np.log(len(side) + e0) + integral.log_marginal(*info.group(np.array(side + [k]), scale))
-                 - integral.log_marginal(*info.group(np.array(side), scale)) + info.scale_term(np.array([k]), scale)
+                 - integral.log_marginal(*info.group(np.array(side), scale)) + info.const_at(scale, [k])[0]
                  for side, scale in zip(sides, scales)]
         chosen = int(drawn[position])
         expected += score[chosen] - np.logaddexp(*score)
