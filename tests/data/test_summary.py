@@ -10,7 +10,8 @@ import pytest
 
 from pss_bayes.data.io import CohortWarning, cohort_from_frame
 from pss_bayes.data.simulate import simulate_cohort
-from pss_bayes.data.summary import CohortSummary, cross_module_pairs, summarise
+from pss_bayes.data.summary import (CohortSummary, cross_module_pairs, quantile_skewness, skewed_biomarkers,
+                                    summarise)
 from tests.data.factories import BINARY_MARKER, make_frame, make_markers
 
 
@@ -137,3 +138,51 @@ def test_warning_for_biomarkers_that_co_vary_across_modules():
     pairs = cross_module_pairs(cohort)
     assert pairs[["biomarker_a", "biomarker_b"]].values.tolist()[0] == ["interferon_01", "cytokines_01"]
     assert pairs["r"].iloc[0] > 0.9 and pairs["module_b"].iloc[0] == "cytokines"
+
+
+def _markers_of(cohort) -> pd.DataFrame:
+    return pd.DataFrame({"biomarker": list(cohort.markers.names), "module": list(cohort.markers.modules),
+                         "kind": list(cohort.markers.kinds)})
+
+
+def _control_z(frame: pd.DataFrame, name: str) -> pd.Series:
+    controls = frame.loc[frame["group"] == "control", name]
+    return (frame[name] - controls.mean()) / controls.std()
+
+
+def test_quantile_skewness_is_zero_for_symmetric_and_positive_for_right_skew():
+    rng = np.random.default_rng(0)
+    assert abs(float(quantile_skewness(rng.standard_t(2, 20000)))) < 0.02       # heavy tails, symmetric
+    lognormal = float(quantile_skewness(rng.lognormal(0.0, 0.7, 20000)))
+    z = 1.2815515655446004                                                        # tenth percentile of N(0, 1)
+    exact = (np.exp(0.7 * z) + np.exp(-0.7 * z) - 2) / (np.exp(0.7 * z) - np.exp(-0.7 * z))
+    assert lognormal == pytest.approx(exact, abs=0.02)
+    assert float(quantile_skewness(-rng.lognormal(0.0, 0.7, 20000))) == pytest.approx(-exact, abs=0.02)
+
+
+def test_warning_for_skewed_biomarkers_advises_logarithms_of_concentrations():
+    sim = simulate_cohort(seed=0)
+    assert skewed_biomarkers(sim.cohort).empty                 # simulated values are symmetric
+    frame = sim.cohort.to_frame()
+    for name in ("b_cell_01", "b_cell_02"):                   # concentrations: log-normal, log-scale SD 0.8
+        frame[name] = np.exp(0.8 * _control_z(frame, name))
+    with pytest.warns(CohortWarning, match="skewed among the healthy controls") as caught:
+        cohort = cohort_from_frame(frame, _markers_of(sim.cohort), covariates=("age", "sex"), batch="centre")
+    text = " ".join(str(w.message) for w in caught)
+    assert "'b_cell_01'" in text and "'b_cell_02'" in text and "logarithms" in text
+    skewed = skewed_biomarkers(cohort)
+    assert sorted(skewed["biomarker"]) == ["b_cell_01", "b_cell_02"]
+    assert (skewed["skewness"] > 0.3).all() and skewed["all_positive"].all()
+
+
+def test_no_skewness_warning_for_heavy_tails_and_no_log_advice_for_left_skew():
+    assert skewed_biomarkers(simulate_cohort(preset="heavy_tails", seed=1).cohort).empty
+    sim = simulate_cohort(seed=1)
+    frame = sim.cohort.to_frame()
+    frame["t_cell_01"] = -np.exp(0.8 * _control_z(frame, "t_cell_01"))
+    with pytest.warns(CohortWarning, match="skewed among the healthy controls") as caught:
+        cohort = cohort_from_frame(frame, _markers_of(sim.cohort), covariates=("age", "sex"), batch="centre")
+    skewed = skewed_biomarkers(cohort)
+    assert skewed["biomarker"].tolist() == ["t_cell_01"] and skewed["skewness"].iloc[0] < -0.3
+    text = " ".join(str(w.message) for w in caught)
+    assert "logarithms" not in text and "transformation that makes them symmetric" in text
