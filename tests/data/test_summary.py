@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pss_bayes.data.assumptions import (cross_module_pairs, one_factor_loadings, quantile_skewness,
+                                        skewed_biomarkers, within_module_pairs)
 from pss_bayes.data.io import CohortWarning, cohort_from_frame
 from pss_bayes.data.simulate import simulate_cohort
-from pss_bayes.data.summary import (CohortSummary, cross_module_pairs, quantile_skewness, skewed_biomarkers,
-                                    summarise)
+from pss_bayes.data.summary import CohortSummary, summarise
 from tests.data.factories import BINARY_MARKER, make_frame, make_markers
 
 
@@ -186,3 +187,45 @@ def test_no_skewness_warning_for_heavy_tails_and_no_log_advice_for_left_skew():
     assert skewed["biomarker"].tolist() == ["t_cell_01"] and skewed["skewness"].iloc[0] < -0.3
     text = " ".join(str(w.message) for w in caught)
     assert "logarithms" not in text and "transformation that makes them symmetric" in text
+
+
+def test_one_factor_loadings_recover_an_exact_one_factor_matrix():
+    loadings = np.array([0.9, 0.8, 0.7, 0.5, 0.3])
+    r = np.outer(loadings, loadings)
+    np.fill_diagonal(r, 1.0)
+    assert np.abs(one_factor_loadings(r)) == pytest.approx(loadings, abs=1e-4)
+
+
+def _with_noise(sim, names, noise: np.ndarray) -> pd.DataFrame:
+    """The simulated cohort's table with ``noise`` (subjects x names, in control SDs of each) added."""
+    frame = sim.cohort.to_frame()
+    for column, name in enumerate(names):
+        frame[name] = frame[name] + noise[:, column] * frame.loc[frame["group"] == "control", name].std()
+    return frame
+
+
+def test_warning_for_a_module_whose_co_variation_is_not_one_activity():
+    sim = simulate_cohort(seed=2)
+    assert within_module_pairs(sim.cohort).empty        # the simulator's modules have one activity each
+    names = [n for n in sim.cohort.markers.names if n.startswith("interferon")]
+    two = np.random.default_rng(1).standard_normal((sim.cohort.n_subjects, 2))
+    half = len(names) // 2                                # two groups of biomarkers, each with its own factor
+    frame = _with_noise(sim, names, 1.5 * np.repeat(two, [half, len(names) - half], axis=1))
+    with pytest.warns(CohortWarning, match="one module activity does not describe") as caught:
+        cohort = cohort_from_frame(frame, _markers_of(sim.cohort), covariates=("age", "sex"), batch="centre")
+    assert "'interferon'" in " ".join(str(w.message) for w in caught)
+    pairs = within_module_pairs(cohort)
+    assert set(pairs["module"]) == {"interferon"}
+    assert ((pairs["r"] - pairs["one_activity"]).abs() >= 0.2).all()
+
+
+def test_warning_for_a_factor_shared_across_modules():
+    sim = simulate_cohort(seed=3)
+    continuous = [n for n, kind in zip(sim.cohort.markers.names, sim.cohort.markers.kinds) if kind == "continuous"]
+    shared = np.random.default_rng(2).standard_normal((sim.cohort.n_subjects, 1))
+    frame = _with_noise(sim, continuous, np.repeat(0.8 * shared, len(continuous), axis=1))
+    with pytest.warns(CohortWarning, match="different modules co-vary"):
+        cohort = cohort_from_frame(frame, _markers_of(sim.cohort), covariates=("age", "sex"), batch="centre")
+    pairs = cross_module_pairs(cohort)
+    assert len(pairs) > 100 and (pairs["module_a"] != pairs["module_b"]).all()
+    assert pairs["r"].between(0.2, 0.6).all()          # about 0.64 / 1.64 = 0.39 each
