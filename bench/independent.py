@@ -18,7 +18,10 @@ this file, in raw units, with structures the model does not assume:
 - ``k5_unequal``: 5 subgroups of 35% down to 8%, effects 0.8-2 SD;
 - ``k2_small``: 80 patients, 100 controls, 2 subgroups;
 - ``skewed``: the ``equicorrelated`` design as log-normal concentrations (log-scale SD 0.7,
-  skewness about 3), fitted as given (no log transform).
+  skewness about 3), fitted as given (no log transform);
+- ``ar1_divided``, ``skewed_logged``: the ``ar1`` and ``skewed`` cohorts after following the
+  warning that loading them gives (modules of four or more biomarkers declared as two halves;
+  the logarithm of every biomarker fitted).
 
 Each cohort is written to CSV, read back through ``load_cohort`` (markers file,
 covariates ``age`` and ``sex``, batch ``centre``) and fitted with the default spec, as
@@ -73,6 +76,7 @@ class Design:
     missing: float = 0.05
     exponentiate: bool = False
     binary: bool = True
+    divided: bool = False              # markers file: modules of four or more declared as two halves
 
 
 COHORTS: dict[str, Design] = {
@@ -90,6 +94,8 @@ COHORTS: dict[str, Design] = {
     "k2_small": Design(weights=(0.55, 0.45), n_patients=80, n_controls=100,
                        effects=((1.8, 0.6, 1.2, 0.0, 0.8), (0.0,) * 5)),
     "skewed": Design(exponentiate=True),
+    "ar1_divided": Design(correlation="ar1", rho=0.8, divided=True),
+    "skewed_logged": Design(exponentiate=True),
 }
 
 
@@ -157,7 +163,9 @@ def generate(design: Design, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.
     frame = pd.DataFrame({"subject_id": ids, "group": np.where(is_patient, "pSS", "control"), "age": age,
                           "sex": np.where(female, "F", "M"), "centre": [f"site_{c + 1}" for c in centre]})
     frame = pd.concat([frame, pd.DataFrame(np.round(x, 5), columns=names)], axis=1)
-    markers = pd.DataFrame({"biomarker": names, "module": module_of, "kind": "continuous"})
+    declared = [f"{m}_{'ab'[i >= size // 2]}" if design.divided and size >= 4 else m
+                for m, size in MODULES for i in range(size)]
+    markers = pd.DataFrame({"biomarker": names, "module": declared, "kind": "continuous"})
     if design.binary:
         latent = np.zeros((n, 2))
         latent[is_patient] = np.column_stack([effects[labels, 0] * 0.8, effects[labels, 2] * 0.6])
@@ -175,6 +183,9 @@ def generate(design: Design, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.
 def run_one(name: str, seed: int, quick: bool, model: str = "default") -> dict[str, Any]:
     """Generate, write and read back one cohort, fit it, run the baselines; one row of the table."""
     frame, markers, truth = generate(COHORTS[name], seed)
+    if name.endswith("_logged"):
+        logged = markers.loc[markers["kind"] == "continuous", "biomarker"]
+        frame[logged] = np.log(frame[logged])
     with tempfile.TemporaryDirectory() as folder:
         frame.to_csv(Path(folder) / "cohort.csv", index=False)
         markers.to_csv(Path(folder) / "markers.csv", index=False)

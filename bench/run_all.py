@@ -1,5 +1,5 @@
-"""Run every benchmark in one go: recovery, generality, real data, speed, co-variation, comparison,
-classifier, sensitivity (what ``make bench`` calls).
+"""Run every benchmark in one go: recovery, generality, independently generated cohorts, real data,
+speed, co-variation, comparison, classifier, sensitivity (what ``make bench`` calls).
 
 Each script runs with its own default sizes (a few hours in all on 2 cores), or with ``--quick`` in
 its smoke-test mode (a few minutes). ``--seeds`` replaces every script's default seeds; ``--out DIR``
@@ -24,12 +24,14 @@ import classifier
 import compare
 import covariation
 import generality
+import independent
 import real_data
 import recovery
 import sensitivity
 import speed
 
-SCRIPTS = {"recovery": recovery.main, "generality": generality.main, "real_data": real_data.main,
+SCRIPTS = {"recovery": recovery.main, "generality": generality.main, "independent": independent.main,
+           "real_data": real_data.main,
            "speed": speed.main, "covariation": covariation.main, "compare": compare.main,
            "classifier": classifier.main, "sensitivity": sensitivity.main}
 
