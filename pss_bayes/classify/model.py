@@ -224,8 +224,9 @@ class SubgroupClassifier(ClassifierMixin, BaseEstimator):
         if not hasattr(self, "ensemble_"):
             raise ClassifierNotFittedError("this SubgroupClassifier is not fitted yet; call fit() or load() first")
         panel, binary = list(self.panel_), self.panel_is_binary_
+        transforms = None if self.scaling_ is None else self.scaling_.transforms
         if isinstance(X, pd.DataFrame) and all(isinstance(c, str) for c in X.columns):
-            values = panel_values(X, panel, binary)
+            values = panel_values(X, panel, binary, transforms=transforms)
         else:
             X = check_array(X, dtype=float, ensure_all_finite=False)
             if X.shape[1] != self.n_features_in_:
@@ -233,7 +234,8 @@ class SubgroupClassifier(ClassifierMixin, BaseEstimator):
                                  f"{self.n_features_in_} features as input")
             names = list(self.biomarkers_)
             frame = pd.DataFrame(X[:, [names.index(b) for b in panel]], columns=panel)
-            values = panel_values(frame, panel, binary, ids=np.arange(1, len(X) + 1).astype(str))
+            values = panel_values(frame, panel, binary, ids=np.arange(1, len(X) + 1).astype(str),
+                                  transforms=transforms)
             if not np.isfinite(X).all():
                 raise ClassifierError("X holds NaN or infinite values outside the panel; pass finite values, "
                                       "or a table with the panel's columns only")

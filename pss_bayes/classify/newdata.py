@@ -19,11 +19,13 @@ import pandas as pd
 from pss_bayes.data._checks import check_ids
 from pss_bayes.data._table import Origin, normalise_columns, parse_numeric, quoted, require_columns, shown
 from pss_bayes.data.io import _read
+from pss_bayes.data.transforms import NONE, TRANSFORMS
 from pss_bayes.errors import ClassifierError
 
 
 def panel_values(frame: pd.DataFrame, panel: Sequence[str], is_binary: Sequence[bool],
-                 origin: Origin = Origin(None), ids: np.ndarray | None = None) -> np.ndarray:
+                 origin: Origin = Origin(None), ids: np.ndarray | None = None,
+                 transforms: Sequence[str] | None = None) -> np.ndarray:
     """The panel columns of ``frame`` as a float matrix (subjects x panel), raw units.
 
     Parameters
@@ -36,12 +38,15 @@ def panel_values(frame: pd.DataFrame, panel: Sequence[str], is_binary: Sequence[
         Where the table came from (for messages).
     ids
         Subject ids (default: the ``subject_id`` column, else the index).
+    transforms
+        Each panel biomarker's declared transformation (default: none), whose domain
+        its values must lie in.
 
     Raises
     ------
     ClassifierError
         If a panel column is absent, or a value is missing, not a number,
-        infinite, or not 0/1 for a binary marker.
+        infinite, not 0/1 for a binary marker, or outside its transformation's domain.
     """
     if ids is None:
         ids = frame["subject_id"].astype(str).to_numpy() if "subject_id" in frame.columns \
@@ -60,6 +65,11 @@ def panel_values(frame: pd.DataFrame, panel: Sequence[str], is_binary: Sequence[
         if binary:
             problems.append((~parsed.missing & ~parsed.bad & ~np.isin(parsed.values, [0.0, 1.0]),
                              "{cell} is not 0 or 1, and this biomarker is binary"))
+        transform = NONE if transforms is None else transforms[j]
+        if transform != NONE:
+            problems.append((~parsed.missing & ~parsed.bad & (parsed.values <= TRANSFORMS[transform].lower),
+                             "{cell} is outside the domain of the transform '" + transform + "' this biomarker "
+                             "was fitted with, which needs " + TRANSFORMS[transform].domain))
         for mask, text in problems:
             if mask.any():
                 pos = int(np.flatnonzero(mask)[0])
@@ -70,11 +80,11 @@ def panel_values(frame: pd.DataFrame, panel: Sequence[str], is_binary: Sequence[
     return out
 
 
-def read_new_patients(path: str | Path, panel: Sequence[str], is_binary: Sequence[bool]
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Read a CSV, TSV or Parquet table of new patients: ``(subject ids, panel values)``."""
+def read_new_patients(path: str | Path, panel: Sequence[str], is_binary: Sequence[bool],
+                      transforms: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Read a CSV, TSV or Parquet table of new patients: ``(subject ids, panel values)`` as given."""
     frame, origin = _read(path)
     frame = normalise_columns(frame, origin)
     require_columns(frame, ("subject_id",), origin, "table of new patients")
     ids = check_ids(frame, origin)
-    return ids, panel_values(frame, panel, is_binary, origin, ids)
+    return ids, panel_values(frame, panel, is_binary, origin, ids, transforms)

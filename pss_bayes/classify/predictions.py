@@ -34,7 +34,8 @@ def predict_file(model: SubgroupClassifier, new: str | Path, out: str | Path) ->
         If the file lacks a panel column or holds missing or invalid panel values.
     """
     panel = list(model.panel_)
-    ids, values = read_new_patients(new, panel, model.panel_is_binary_)
+    ids, values = read_new_patients(new, panel, model.panel_is_binary_,
+                                    None if model.scaling_ is None else model.scaling_.transforms)
     table = model.predict_table(pd.DataFrame(values, columns=panel), subject_ids=ids)
     table["ood"] = table["ood"].map({True: "true", False: "false"})
     out = Path(out)

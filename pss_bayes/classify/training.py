@@ -130,9 +130,7 @@ def from_arrays(X: np.ndarray, y: Any, feature_names: Sequence[str] | None) -> T
 
 def panel_scaling(scaling: ControlScaling, names: Sequence[str]) -> ControlScaling:
     """The fit's control-referenced scaling restricted to the panel, in panel order."""
-    index = [scaling.biomarkers.index(b) for b in names]
-    return ControlScaling(tuple(names), tuple(scaling.centre[i] for i in index),
-                          tuple(scaling.scale[i] for i in index), tuple(scaling.method[i] for i in index))
+    return scaling.subset(tuple(names))
 
 
 def training_data(estimator: BaseEstimator, X: Any, y: Any, patients: Sequence[str] | None) -> TrainingData:

@@ -11,6 +11,7 @@ from pss_bayes.data._markers import Selection
 from pss_bayes.data._table import (NumericColumn, Origin, cell_text, is_missing, parse_numeric, quoted,
                                    shown)
 from pss_bayes.data.cohort import BINARY
+from pss_bayes.data.transforms import NONE, TRANSFORMS, first_outside
 from pss_bayes.errors import CohortError
 
 _DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
@@ -152,6 +153,28 @@ def check_values(selection: Selection, kinds: dict[str, str], ids: np.ndarray, o
                     f"'{parsed.text[pos]}'; binary markers take 0 (negative) or 1 (positive), or "
                     "are missing. Recode the value, or declare the marker continuous in the "
                     "markers table.")
+
+
+def check_transforms(selection: Selection, kinds: dict[str, str], ids: np.ndarray, origin: Origin,
+                     marker_origin: Origin) -> None:
+    """A declared transformation applies to a continuous biomarker and to every one of its values."""
+    for request in selection.requests:
+        transform = request.transform
+        if transform == NONE:
+            continue
+        name, parsed = request.name, selection.columns[request.name]
+        if kinds[name] == BINARY:
+            raise CohortError(
+                f"{marker_origin.where('transform', request.pos)}: '{name}' holds only 0 and 1, so it is "
+                f"read as a binary marker, which cannot take transform '{transform}'; leave the cell "
+                "empty, or declare the marker continuous in the kind column.")
+        pos = first_outside(parsed.values, transform)
+        if pos is not None:
+            raise CohortError(
+                f"{origin.where(name, pos, ids[pos])}: value '{parsed.text[pos]}' cannot take the "
+                f"transform '{transform}' declared for '{name}' in {marker_origin.name}, which needs "
+                f"{TRANSFORMS[transform].domain}. Use 'log1p' for counts that can be zero, leave a value "
+                "below a detection limit missing or write the limit, or remove the transform.")
 
 
 def check_reference(values: np.ndarray, is_patient: np.ndarray, names: tuple[str, ...],

@@ -12,17 +12,19 @@ import pandas as pd
 from pss_bayes.data._table import (NumericColumn, Origin, cell_text, is_missing, is_unnamed,
                                    normalise_columns, parse_numeric, quoted, require_columns)
 from pss_bayes.data.cohort import BINARY, CONTINUOUS, KINDS
+from pss_bayes.data.transforms import NONE, TRANSFORMS
 from pss_bayes.errors import CohortError
 
 
 @dataclass(frozen=True)
 class MarkerRequest:
-    """One row of a markers table: a biomarker, its module and kind (``None``: use the default)."""
+    """One row of a markers table: a biomarker, its module, kind and transformation (``None``: the default)."""
 
     name: str
     module: str | None
     kind: str | None
     pos: int
+    transform: str = NONE
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class Selection:
 
 
 def parse_markers(frame: pd.DataFrame, origin: Origin) -> tuple[MarkerRequest, ...]:
-    """Check a markers table (columns ``biomarker`` and optionally ``module``, ``kind``)."""
+    """Check a markers table (columns ``biomarker`` and optionally ``module``, ``kind``, ``transform``)."""
     frame = normalise_columns(frame, origin)
     require_columns(frame, ("biomarker",), origin, "markers table")
     if len(frame) == 0:
@@ -44,7 +46,9 @@ def parse_markers(frame: pd.DataFrame, origin: Origin) -> tuple[MarkerRequest, .
     names = cell_text(frame["biomarker"])
     modules = cell_text(frame["module"]) if "module" in frame else np.full(len(frame), "", dtype=object)
     kinds = cell_text(frame["kind"]) if "kind" in frame else np.full(len(frame), "", dtype=object)
+    transforms = cell_text(frame["transform"]) if "transform" in frame else np.full(len(frame), "", dtype=object)
     empty_name, empty_module, empty_kind = is_missing(names), is_missing(modules), is_missing(kinds)
+    empty_transform = is_missing(transforms)
     seen: dict[str, int] = {}
     requests = []
     for pos, name in enumerate(names):
@@ -62,7 +66,16 @@ def parse_markers(frame: pd.DataFrame, origin: Origin) -> tuple[MarkerRequest, .
                 f"{origin.where('kind', pos)}: unknown kind '{kinds[pos]}' for biomarker '{name}'; "
                 f"valid kinds are {quoted(KINDS)} (or leave the cell empty to infer it: only 0/1 "
                 "values means binary).")
-        requests.append(MarkerRequest(name, None if empty_module[pos] else modules[pos], kind, pos))
+        transform = NONE if empty_transform[pos] else transforms[pos].casefold()
+        if transform not in TRANSFORMS:
+            raise CohortError(
+                f"{origin.where('transform', pos)}: unknown transform '{transforms[pos]}' for biomarker "
+                f"'{name}'; valid transforms are {quoted(TRANSFORMS)} (or leave the cell empty for none).")
+        if transform != NONE and kind == BINARY:
+            raise CohortError(
+                f"{origin.where('transform', pos)}: binary marker '{name}' cannot take transform "
+                f"'{transforms[pos]}'; leave the cell empty, or declare the marker continuous.")
+        requests.append(MarkerRequest(name, None if empty_module[pos] else modules[pos], kind, pos, transform))
     return tuple(requests)
 
 

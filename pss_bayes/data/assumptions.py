@@ -58,7 +58,7 @@ def _control_residuals(cohort: Cohort, columns: np.ndarray) -> np.ndarray:
     if cohort.batch is not None:
         parts.append(pd.get_dummies(pd.Series(cohort.batch), drop_first=True, dtype=float).to_numpy())
     design = np.concatenate(parts, axis=1)[controls]
-    values = cohort.values[np.ix_(controls, columns)]
+    values = cohort.analysis_values[np.ix_(controls, columns)]
     out = np.full(values.shape, np.nan)
     usable = np.isfinite(design).all(1)
     for c in range(values.shape[1]):
@@ -132,6 +132,8 @@ def skewed_biomarkers(cohort: Cohort, threshold: float = SKEWNESS, level: float 
     (``seed`` fixes it, so the same cohort always gets the same answer). Biomarkers with
     fewer than 20 controls observed are not tested.
 
+    Values are taken after any declared transformation (``transform`` in the markers table).
+
     Returns
     -------
     DataFrame with columns ``biomarker``, ``module``, ``skewness``, ``n_controls`` and
@@ -159,7 +161,7 @@ def skewed_biomarkers(cohort: Cohort, threshold: float = SKEWNESS, level: float 
     flagged = [(c, stat, n) for c, stat, se, n in rows if abs(stat) >= threshold and abs(stat) >= critical * se]
     if not flagged:
         return empty
-    values = cohort.values
+    values = cohort.analysis_values
     found = pd.DataFrame({
         "biomarker": [cohort.markers.names[c] for c, _, _ in flagged],
         "module": [cohort.markers.modules[c] for c, _, _ in flagged],
@@ -173,7 +175,7 @@ def _skewness_message(skewed: pd.DataFrame) -> str:
     shown = ", ".join(f"'{r.biomarker}' ({r.skewness:+.2f})" for r in skewed.head(_SKEWED_SHOWN).itertuples())
     more = f" ({len(skewed)} biomarkers in all)" if len(skewed) > _SKEWED_SHOWN else ""
     advice = ("they are positive and skewed to the right, as concentrations usually are: consider fitting their "
-              "logarithms (log-transform the columns before loading)"
+              "logarithms (transform 'log' in the markers table)"
               if (skewed["all_positive"] & (skewed["skewness"] > 0)).all()
               else "consider a transformation that makes them symmetric before loading")
     return (f"biomarkers skewed among the healthy controls (after covariates and batch; quantile skewness "

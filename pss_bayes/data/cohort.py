@@ -15,6 +15,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from pss_bayes.data.transforms import NONE, TRANSFORMS, apply
+
 CONTINUOUS = "continuous"
 BINARY = "binary"
 KINDS = (CONTINUOUS, BINARY)
@@ -28,15 +30,24 @@ def _readonly(array: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class MarkerTable:
-    """Biomarker metadata: name, module and kind (``continuous`` or ``binary``) per biomarker."""
+    """Biomarker metadata: name, module, kind (``continuous`` or ``binary``) and declared
+    transformation (:mod:`pss_bayes.data.transforms`; default ``none`` for all) per biomarker."""
 
     names: tuple[str, ...]
     modules: tuple[str, ...]
     kinds: tuple[str, ...]
+    transforms: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not (len(self.names) == len(self.modules) == len(self.kinds)):
-            raise ValueError("names, modules and kinds must have the same length")
+        if not self.transforms:
+            object.__setattr__(self, "transforms", (NONE,) * len(self.names))
+        if not (len(self.names) == len(self.modules) == len(self.kinds) == len(self.transforms)):
+            raise ValueError("names, modules, kinds and transforms must have the same length")
+        unknown = sorted(set(self.transforms) - set(TRANSFORMS))
+        if unknown:
+            raise ValueError(f"unknown transforms {unknown}; expected one of {tuple(TRANSFORMS)}")
+        if any(k == BINARY and t != NONE for k, t in zip(self.kinds, self.transforms)):
+            raise ValueError("binary markers take no transform")
         if len(set(self.names)) != len(self.names):
             raise ValueError("biomarker names must be unique")
         bad = sorted(set(self.kinds) - set(KINDS))
@@ -61,15 +72,24 @@ class MarkerTable:
     def is_binary(self) -> np.ndarray:
         return np.array([k == BINARY for k in self.kinds], dtype=bool)
 
+    @property
+    def transformed(self) -> bool:
+        """Whether any biomarker has a declared transformation."""
+        return any(t != NONE for t in self.transforms)
+
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"biomarker": list(self.names), "module": list(self.modules),
-                             "kind": list(self.kinds)})
+        """The markers table (a ``transform`` column only when some biomarker has one)."""
+        frame = pd.DataFrame({"biomarker": list(self.names), "module": list(self.modules),
+                              "kind": list(self.kinds)})
+        if self.transformed:
+            frame["transform"] = list(self.transforms)
+        return frame
 
     def subset(self, names: Sequence[str]) -> "MarkerTable":
         position = {n: i for i, n in enumerate(self.names)}
         idx = [position[n] for n in names]
         return MarkerTable(tuple(self.names[i] for i in idx), tuple(self.modules[i] for i in idx),
-                           tuple(self.kinds[i] for i in idx))
+                           tuple(self.kinds[i] for i in idx), tuple(self.transforms[i] for i in idx))
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,9 +103,10 @@ class Cohort:
     is_patient
         ``True`` for patients, ``False`` for healthy controls.
     values
-        Biomarker matrix (subjects x biomarkers), ``NaN`` where missing.
+        Biomarker matrix (subjects x biomarkers) as given, ``NaN`` where missing.
     markers
-        Name, module and kind of each biomarker column of ``values``.
+        Name, module, kind and declared transformation of each biomarker column of
+        ``values`` (:attr:`analysis_values` applies the transformations).
     covariates
         Declared covariates (numeric or categorical), one row per subject, in
         subject order; may have no columns.
@@ -156,6 +177,13 @@ class Cohort:
     @property
     def biomarker_names(self) -> tuple[str, ...]:
         return self.markers.names
+
+    @property
+    def analysis_values(self) -> np.ndarray:
+        """Biomarker values after each one's declared transformation (:attr:`values` when none has one)."""
+        if not self.markers.transformed:
+            return self.values
+        return _readonly(apply(self.values, self.markers.transforms))
 
     @property
     def covariate_names(self) -> tuple[str, ...]:

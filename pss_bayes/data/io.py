@@ -274,6 +274,7 @@ def _build(frame: pd.DataFrame, origin: Origin, markers: pd.DataFrame | None, ma
     modules, kinds = zip(*(resolve(r, selection.columns[r.name]) for r in selection.requests))
     names = tuple(r.name for r in selection.requests)
     _checks.check_values(selection, dict(zip(names, kinds)), ids, origin, requests is not None)
+    _checks.check_transforms(selection, dict(zip(names, kinds)), ids, origin, marker_origin)
     rows = np.flatnonzero(keep)
     values = np.column_stack([selection.columns[n].values for n in names])[rows]
     _checks.check_reference(values, is_patient[rows], names, kinds, origin)
@@ -281,7 +282,7 @@ def _build(frame: pd.DataFrame, origin: Origin, markers: pd.DataFrame | None, ma
 
     cohort = Cohort(
         subject_ids=ids[rows], is_patient=is_patient[rows], values=values,
-        markers=MarkerTable(names, tuple(modules), tuple(kinds)),
+        markers=MarkerTable(names, tuple(modules), tuple(kinds), tuple(r.transform for r in selection.requests)),
         covariates=covariate_table.iloc[rows].reset_index(drop=True),
         batch=None if batch_labels is None else batch_labels[rows], batch_name=batch,
         group_labels=labels, source=origin.path, ignored_columns=selection.ignored,
@@ -321,7 +322,7 @@ def write_cohort(cohort: Cohort, path: str | Path) -> Path:
 
 
 def write_markers(markers: Cohort | MarkerTable, path: str | Path) -> Path:
-    """Write a markers table (``biomarker``, ``module``, ``kind``).
+    """Write a markers table (``biomarker``, ``module``, ``kind``, and ``transform`` when any is declared).
 
     Parameters
     ----------

@@ -1,11 +1,12 @@
 """Control-referenced scaling of biomarkers.
 
-Each continuous biomarker is centred on the healthy controls' median and divided
-by a robust estimate of their standard deviation, so that "+1.8" reads as
-"1.8 control SDs above the typical healthy control". The transform is fitted on
-controls only, applied to everyone, invertible, and serialisable to plain JSON
-so that a classifier applies exactly the same transform to new patients.
-Binary markers pass through unchanged.
+Each continuous biomarker is taken through its declared transformation (e.g. a
+logarithm; :mod:`pss_bayes.data.transforms`), then centred on the healthy controls'
+median and divided by a robust estimate of their standard deviation, so that
+"+1.8" reads as "1.8 control SDs above the typical healthy control" (on the
+transformed scale). The scaling is fitted on controls only, applied to everyone,
+invertible, and serialisable to plain JSON so that a classifier applies exactly the
+same scaling to new patients' values as given. Binary markers pass through unchanged.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from pss_bayes.data.cohort import BINARY, Cohort
+from pss_bayes.data.transforms import NONE, TRANSFORMS, apply, invert
 from pss_bayes.errors import ResultFileError
 
 #: Factor that turns a median absolute deviation into a normal-consistent SD.
@@ -61,17 +63,24 @@ class ControlScaling:
         Control median and robust SD per biomarker (0 and 1 for binary markers).
     method
         How each scale was obtained (``mad``, ``iqr``, ``sd``, ``unit`` or ``binary``).
+    transforms
+        Declared transformation of each biomarker, applied before centring (default ``none`` for all).
     """
 
     biomarkers: tuple[str, ...]
     centre: tuple[float, ...]
     scale: tuple[float, ...]
     method: tuple[str, ...]
+    transforms: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.transforms:
+            object.__setattr__(self, "transforms", (NONE,) * len(self.biomarkers))
 
     @classmethod
     def fit(cls, cohort: Cohort) -> "ControlScaling":
-        """Estimate the scaling from the cohort's healthy controls."""
-        controls = cohort.values[~cohort.is_patient]
+        """Estimate the scaling from the cohort's healthy controls (after declared transformations)."""
+        controls = cohort.analysis_values[~cohort.is_patient]
         centres, scales, methods = [], [], []
         for j, kind in enumerate(cohort.markers.kinds):
             if kind == BINARY:
@@ -81,7 +90,13 @@ class ControlScaling:
             centres.append(c)
             scales.append(s)
             methods.append(m)
-        return cls(cohort.biomarker_names, tuple(centres), tuple(scales), tuple(methods))
+        return cls(cohort.biomarker_names, tuple(centres), tuple(scales), tuple(methods), cohort.markers.transforms)
+
+    def subset(self, biomarkers: list[str] | tuple[str, ...]) -> "ControlScaling":
+        """The scaling of some biomarkers, in the order given."""
+        idx = self._columns(biomarkers)
+        return ControlScaling(tuple(biomarkers), tuple(self.centre[i] for i in idx), tuple(self.scale[i] for i in idx),
+                              tuple(self.method[i] for i in idx), tuple(self.transforms[i] for i in idx))
 
     def _columns(self, biomarkers: tuple[str, ...] | list[str] | None) -> np.ndarray:
         if biomarkers is None:
@@ -94,9 +109,9 @@ class ControlScaling:
 
     def transform(self, values: np.ndarray, biomarkers: list[str] | tuple[str, ...] | None = None
                   ) -> np.ndarray:
-        """Scale raw values (columns in ``biomarkers`` order, default all); NaN stays NaN."""
+        """Scale values as given (columns in ``biomarkers`` order, default all); NaN stays NaN."""
         idx = self._columns(biomarkers)
-        values = np.asarray(values, dtype=float)
+        values = apply(values, [self.transforms[i] for i in idx])
         return (values - np.asarray(self.centre)[idx]) / np.asarray(self.scale)[idx]
 
     def inverse_transform(self, scaled: np.ndarray,
@@ -104,12 +119,13 @@ class ControlScaling:
         """Map control-referenced values back to the original units."""
         idx = self._columns(biomarkers)
         scaled = np.asarray(scaled, dtype=float)
-        return scaled * np.asarray(self.scale)[idx] + np.asarray(self.centre)[idx]
+        return invert(scaled * np.asarray(self.scale)[idx] + np.asarray(self.centre)[idx],
+                      [self.transforms[i] for i in idx])
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON representation."""
         return {"biomarkers": list(self.biomarkers), "centre": list(self.centre),
-                "scale": list(self.scale), "method": list(self.method)}
+                "scale": list(self.scale), "method": list(self.method), "transforms": list(self.transforms)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "scaling") -> "ControlScaling":
@@ -119,12 +135,17 @@ class ControlScaling:
             centre = tuple(float(v) for v in data["centre"])
             scale = tuple(float(v) for v in data["scale"])
             method = tuple(str(v) for v in data["method"])
+            transforms = tuple(str(v) for v in data.get("transforms", [NONE] * len(names)))
         except (KeyError, TypeError, ValueError) as exc:
             raise ResultFileError(f"{source}: malformed control scaling ({exc!r}); "
                                   "expected lists 'biomarkers', 'centre', 'scale', 'method'") from exc
-        if not (len(names) == len(centre) == len(scale) == len(method)):
+        if not (len(names) == len(centre) == len(scale) == len(method) == len(transforms)):
             raise ResultFileError(f"{source}: control scaling lists have different lengths")
+        unknown = sorted(set(transforms) - set(TRANSFORMS))
+        if unknown:
+            raise ResultFileError(f"{source}: control scaling has unknown transforms {unknown}; "
+                                  f"known: {sorted(TRANSFORMS)}")
         if not all(np.isfinite(centre)) or not all(np.isfinite(s) and s > 0 for s in scale):
             raise ResultFileError(f"{source}: control scaling has a non-finite centre or a "
                                   "scale that is not positive")
-        return cls(names, centre, scale, method)
+        return cls(names, centre, scale, method, transforms)
