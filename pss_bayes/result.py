@@ -80,7 +80,7 @@ class FitResult:
         """Per subgroup x biomarker deviation from controls: mean, 94% HDI, P(above controls)."""
         const = self.idata.constant_data
         return summaries.effects_table(self.idata.posterior, const["module_of"].to_numpy().astype(str),
-                                       const["is_binary"].to_numpy())
+                                       const["is_binary"].to_numpy(), transforms=self.scaling.transforms)
 
     def module_effects(self) -> pd.DataFrame:
         """Per subgroup x module effect against controls: mean, 94% HDI, P(above controls)."""

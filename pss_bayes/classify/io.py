@@ -36,7 +36,11 @@ from pss_bayes.data.scaling import ControlScaling
 from pss_bayes.errors import PssBayesError, ResultFileError
 
 FORMAT = "pss_bayes.SubgroupClassifier"
-SCHEMA_VERSION = 1
+#: Version written. Version 2 added the scaling's declared transforms; a version-1 file has none, and
+#: a reader of version 1 refuses version 2 (it would apply log-scale centres to values as given).
+SCHEMA_VERSION = 2
+#: Versions read.
+READABLE_SCHEMAS = (1, 2)
 
 
 def _checksum(content: dict[str, Any]) -> str:
@@ -106,9 +110,10 @@ def _read(path: Path) -> dict[str, Any]:
     if not isinstance(content, dict) or content.get("format") != FORMAT:
         raise ResultFileError(f"'{path}' is not a pss_bayes classifier file (its 'format' is not '{FORMAT}'); "
                               "write one with `pss-bayes classify train`")
-    if content.get("schema_version") != SCHEMA_VERSION:
+    if content.get("schema_version") not in READABLE_SCHEMAS:
         raise ResultFileError(f"'{path}' has schema version {content.get('schema_version')!r}; this version of "
-                              f"pss_bayes reads version {SCHEMA_VERSION}. Retrain the classifier.")
+                              f"pss_bayes reads versions {', '.join(map(str, READABLE_SCHEMAS))}. Retrain the "
+                              "classifier.")
     stored = content.pop("sha256", None)
     try:
         actual = _checksum(content)

@@ -16,6 +16,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from pss_bayes.data.cohort import CONTINUOUS, Cohort
+from pss_bayes.data.transforms import NONE
 
 #: Controls' correlation (after covariates and batch) from which two biomarkers of different modules
 #: are said to co-vary across modules (one factor shared by all biomarkers that gives them 0.25
@@ -44,11 +45,12 @@ WITHIN_MODULE_DEPARTURE = 0.2
 _WITHIN_MODULE_LEVEL = 0.01
 
 
-def _control_residuals(cohort: Cohort, columns: np.ndarray) -> np.ndarray:
-    """Controls' values of ``columns`` minus their least-squares fit on covariates and batch (NaN kept).
+def _control_residuals(cohort: Cohort, columns: np.ndarray) -> tuple[np.ndarray, int]:
+    """Controls' values of ``columns`` minus their least-squares fit on covariates and batch (NaN kept),
+    and the number of columns of that fit's design (intercept included).
 
-    Each biomarker is fitted on the controls where it is observed; controls with a
-    missing covariate are left out (all NaN).
+    Values are taken after any declared transform. Each biomarker is fitted on the
+    controls where it is observed; controls with a missing covariate are left out (all NaN).
     """
     controls = ~cohort.is_patient
     parts = [np.ones((cohort.n_subjects, 1))]
@@ -66,7 +68,13 @@ def _control_residuals(cohort: Cohort, columns: np.ndarray) -> np.ndarray:
         if rows.sum() > design.shape[1] + 2:
             coef, *_ = np.linalg.lstsq(design[rows], values[rows, c], rcond=None)
             out[rows, c] = values[rows, c] - design[rows] @ coef
-    return out
+    return out, design.shape[1]
+
+
+def _fisher_root_df(n: np.ndarray, n_design: int) -> np.ndarray:
+    """Root of the degrees of freedom of Fisher's z for a correlation of residuals after ``n_design``
+    fitted columns (intercept included) over ``n`` subjects: ``sqrt(n - 2 - n_design)``, at least 0."""
+    return np.sqrt(np.maximum(np.asarray(n, dtype=float) - 2 - n_design, 0.0))
 
 
 def cross_module_pairs(cohort: Cohort, threshold: float = CROSS_MODULE_CORRELATION,
@@ -93,10 +101,11 @@ def cross_module_pairs(cohort: Cohort, threshold: float = CROSS_MODULE_CORRELATI
     different = np.triu(modules[:, None] != modules[None, :], k=1)
     if not different.any():
         return empty
-    r, n = _pairwise_correlation(_control_residuals(cohort, columns))
+    residuals, n_design = _control_residuals(cohort, columns)
+    r, n = _pairwise_correlation(residuals)
     critical = norm.ppf(1.0 - level / (2 * different.sum()))
     with np.errstate(invalid="ignore"):
-        z = np.arctanh(np.clip(np.abs(r), 0.0, 1.0 - 1e-12)) * np.sqrt(np.maximum(n - 3, 0))
+        z = np.arctanh(np.clip(np.abs(r), 0.0, 1.0 - 1e-12)) * _fisher_root_df(n, n_design)
         flagged = different & (n >= 10) & (np.abs(r) >= threshold) & (z >= critical)
     a, b = np.nonzero(flagged)
     if not len(a):
@@ -136,12 +145,13 @@ def skewed_biomarkers(cohort: Cohort, threshold: float = SKEWNESS, level: float 
 
     Returns
     -------
-    DataFrame with columns ``biomarker``, ``module``, ``skewness``, ``n_controls`` and
-    ``all_positive`` (every observed value, patients' included, above 0: a log scale is
-    then available), strongest first.
+    DataFrame with columns ``biomarker``, ``module``, ``skewness``, ``n_controls``,
+    ``transform`` (the one declared) and ``all_positive`` (no transform declared and every
+    observed value, patients' included, above 0: a log scale is then available),
+    strongest first.
     """
     columns = np.flatnonzero(~cohort.markers.is_binary)
-    residuals = _control_residuals(cohort, columns)
+    residuals, _ = _control_residuals(cohort, columns)
     rng = np.random.default_rng(seed)
     rows = []
     for position, column in enumerate(columns):
@@ -154,30 +164,35 @@ def skewed_biomarkers(cohort: Cohort, threshold: float = SKEWNESS, level: float 
         resampled = rng.choice(deviations, size=(_SKEWNESS_RESAMPLES, x.size)) * rng.choice([-1.0, 1.0], size=(
             _SKEWNESS_RESAMPLES, x.size))
         rows.append((column, stat, float(np.std(quantile_skewness(resampled))), x.size))
-    empty = pd.DataFrame(columns=["biomarker", "module", "skewness", "n_controls", "all_positive"])
+    empty = pd.DataFrame(columns=["biomarker", "module", "skewness", "n_controls", "transform", "all_positive"])
     if not rows:
         return empty
     critical = norm.ppf(1.0 - level / (2 * len(rows)))
     flagged = [(c, stat, n) for c, stat, se, n in rows if abs(stat) >= threshold and abs(stat) >= critical * se]
     if not flagged:
         return empty
-    values = cohort.analysis_values
+    values, transforms = cohort.values, cohort.markers.transforms
     found = pd.DataFrame({
         "biomarker": [cohort.markers.names[c] for c, _, _ in flagged],
         "module": [cohort.markers.modules[c] for c, _, _ in flagged],
         "skewness": [stat for _, stat, _ in flagged],
         "n_controls": [n for _, _, n in flagged],
-        "all_positive": [bool(np.nanmin(values[:, c]) > 0) for c, _, _ in flagged]})
+        "transform": [transforms[c] for c, _, _ in flagged],
+        "all_positive": [transforms[c] == NONE and bool(np.nanmin(values[:, c]) > 0) for c, _, _ in flagged]})
     return found.reindex(found["skewness"].abs().sort_values(ascending=False).index).reset_index(drop=True)
 
 
 def _skewness_message(skewed: pd.DataFrame) -> str:
     shown = ", ".join(f"'{r.biomarker}' ({r.skewness:+.2f})" for r in skewed.head(_SKEWED_SHOWN).itertuples())
     more = f" ({len(skewed)} biomarkers in all)" if len(skewed) > _SKEWED_SHOWN else ""
-    advice = ("they are positive and skewed to the right, as concentrations usually are: consider fitting their "
-              "logarithms (transform 'log' in the markers table)"
-              if (skewed["all_positive"] & (skewed["skewness"] > 0)).all()
-              else "consider a transformation that makes them symmetric before loading")
+    if (skewed["all_positive"] & (skewed["skewness"] > 0)).all():
+        advice = ("they are positive and skewed to the right, as concentrations usually are: consider fitting "
+                  "their logarithms (transform 'log' in the markers table)")
+    elif (skewed["transform"] != NONE).any():
+        advice = ("some are skewed after the transform declared for them: consider another transform, or "
+                  "one that makes them symmetric before loading")
+    else:
+        advice = "consider a transformation that makes them symmetric before loading"
     return (f"biomarkers skewed among the healthy controls (after covariates and batch; quantile skewness "
             f"in brackets): {shown}{more}. The model takes a subgroup's values as symmetric about its "
             f"mean and may split a skewed subgroup into several; {advice}.")
@@ -204,7 +219,6 @@ def one_factor_loadings(r: np.ndarray, iterations: int = 200) -> np.ndarray:
     (started at each row's largest absolute correlation, kept below 1) and ``l`` is
     the leading eigenvector scaled by the root of its eigenvalue, until it settles.
     """
-    p = r.shape[0]
     off = r - np.diag(np.diag(r))
     communality = np.abs(off).max(axis=1)
     loadings = np.sqrt(communality)
@@ -215,7 +229,7 @@ def one_factor_loadings(r: np.ndarray, iterations: int = 200) -> np.ndarray:
         if np.allclose(updated, communality, atol=1e-8):
             break
         communality = updated
-    return loadings if p else np.zeros(0)
+    return loadings
 
 
 def within_module_pairs(cohort: Cohort, threshold: float = WITHIN_MODULE_DEPARTURE,
@@ -241,7 +255,7 @@ def within_module_pairs(cohort: Cohort, threshold: float = WITHIN_MODULE_DEPARTU
     columns = np.flatnonzero(np.array(cohort.markers.kinds) == CONTINUOUS)
     modules = np.array(cohort.markers.modules)[columns]
     names = np.array(cohort.markers.names)[columns]
-    residuals = _control_residuals(cohort, columns)
+    residuals, n_design = _control_residuals(cohort, columns)
     found = []
     tested = 0
     for module in dict.fromkeys(modules):
@@ -262,7 +276,7 @@ def within_module_pairs(cohort: Cohort, threshold: float = WITHIN_MODULE_DEPARTU
     critical = norm.ppf(1.0 - level / (2 * tested))
     clip = 1.0 - 1e-12
     z = (np.abs(np.arctanh(np.clip(table["r"], -clip, clip)) - np.arctanh(np.clip(table["one_activity"], -clip, clip)))
-         * np.sqrt(np.maximum(table["n_controls"] - 3, 0)))
+         * _fisher_root_df(table["n_controls"].to_numpy(), n_design))
     departure = (table["r"] - table["one_activity"]).abs()
     flagged = table[(table["n_controls"] >= 10) & (departure >= threshold) & (z >= critical)].copy()
     flagged["n_controls"] = flagged["n_controls"].astype(int)

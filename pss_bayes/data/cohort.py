@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from pss_bayes.data.transforms import NONE, TRANSFORMS, apply
+from pss_bayes.data.transforms import NONE, TRANSFORMS, apply, first_outside
 
 CONTINUOUS = "continuous"
 BINARY = "binary"
@@ -46,8 +46,9 @@ class MarkerTable:
         unknown = sorted(set(self.transforms) - set(TRANSFORMS))
         if unknown:
             raise ValueError(f"unknown transforms {unknown}; expected one of {tuple(TRANSFORMS)}")
-        if any(k == BINARY and t != NONE for k, t in zip(self.kinds, self.transforms)):
-            raise ValueError("binary markers take no transform")
+        for name, kind, transform in zip(self.names, self.kinds, self.transforms):
+            if kind == BINARY and transform != NONE:
+                raise ValueError(f"binary marker '{name}' cannot take transform '{transform}'")
         if len(set(self.names)) != len(self.names):
             raise ValueError("biomarker names must be unique")
         bad = sorted(set(self.kinds) - set(KINDS))
@@ -142,6 +143,12 @@ class Cohort:
         values = np.asarray(self.values, dtype=float)
         if values.shape != (n, len(self.markers)):
             raise ValueError(f"values has shape {values.shape}, expected {(n, len(self.markers))}")
+        for j, transform in enumerate(self.markers.transforms):
+            pos = first_outside(values[:, j], transform) if transform != NONE else None
+            if pos is not None:
+                raise ValueError(f"biomarker '{self.markers.names[j]}' of subject '{ids[pos]}' is {values[pos, j]}, "
+                                 f"outside the domain of its transform '{transform}' "
+                                 f"({TRANSFORMS[transform].domain})")
         is_patient = np.asarray(self.is_patient, dtype=bool)
         if is_patient.shape != (n,):
             raise ValueError("is_patient must have one entry per subject")

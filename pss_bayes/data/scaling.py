@@ -76,6 +76,15 @@ class ControlScaling:
     def __post_init__(self) -> None:
         if not self.transforms:
             object.__setattr__(self, "transforms", (NONE,) * len(self.biomarkers))
+        n = len(self.biomarkers)
+        if not (len(self.centre) == len(self.scale) == len(self.method) == len(self.transforms) == n):
+            raise ValueError("control scaling: biomarkers, centre, scale, method and transforms differ in length")
+        for name, method, transform in zip(self.biomarkers, self.method, self.transforms):
+            if transform not in TRANSFORMS:
+                raise ValueError(f"control scaling: unknown transform '{transform}' for biomarker '{name}'; "
+                                 f"known: {sorted(TRANSFORMS)}")
+            if method == "binary" and transform != NONE:
+                raise ValueError(f"control scaling: binary marker '{name}' cannot take transform '{transform}'")
 
     @classmethod
     def fit(cls, cohort: Cohort) -> "ControlScaling":
@@ -137,15 +146,12 @@ class ControlScaling:
             method = tuple(str(v) for v in data["method"])
             transforms = tuple(str(v) for v in data.get("transforms", [NONE] * len(names)))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ResultFileError(f"{source}: malformed control scaling ({exc!r}); "
-                                  "expected lists 'biomarkers', 'centre', 'scale', 'method'") from exc
-        if not (len(names) == len(centre) == len(scale) == len(method) == len(transforms)):
-            raise ResultFileError(f"{source}: control scaling lists have different lengths")
-        unknown = sorted(set(transforms) - set(TRANSFORMS))
-        if unknown:
-            raise ResultFileError(f"{source}: control scaling has unknown transforms {unknown}; "
-                                  f"known: {sorted(TRANSFORMS)}")
+            raise ResultFileError(f"{source}: malformed control scaling ({exc!r}); expected lists "
+                                  "'biomarkers', 'centre', 'scale', 'method' and optionally 'transforms'") from exc
         if not all(np.isfinite(centre)) or not all(np.isfinite(s) and s > 0 for s in scale):
             raise ResultFileError(f"{source}: control scaling has a non-finite centre or a "
                                   "scale that is not positive")
-        return cls(names, centre, scale, method, transforms)
+        try:
+            return cls(names, centre, scale, method, transforms)
+        except ValueError as exc:
+            raise ResultFileError(f"{source}: {exc}") from None

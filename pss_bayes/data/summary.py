@@ -11,11 +11,14 @@ import pandas as pd
 
 from pss_bayes.data.assumptions import assumption_warnings
 from pss_bayes.data.cohort import BINARY, CONTINUOUS, Cohort
+from pss_bayes.data.transforms import NONE
 
 #: A biomarker missing for more than this fraction of a group gets a warning.
 HIGH_MISSINGNESS = 0.5
 _SHOWN = 5
 _WIDTH = 88
+
+
 def _fraction(count: float, total: int) -> float:
     return float(count) / total if total else float("nan")
 
@@ -119,6 +122,8 @@ class CohortSummary:
         (subject id, reason) of subjects dropped while reading.
     warnings
         Things worth knowing before fitting (see :func:`data_warnings`).
+    transforms
+        (transform, biomarkers) of every transform declared in the markers table.
     """
 
     source: str | None
@@ -135,6 +140,7 @@ class CohortSummary:
     ignored_columns: tuple[str, ...]
     dropped_subjects: tuple[tuple[str, str], ...]
     warnings: tuple[str, ...]
+    transforms: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def n_subjects(self) -> int:
@@ -161,6 +167,7 @@ class CohortSummary:
             "positivity": records(self.positivity), "ignored_columns": list(self.ignored_columns),
             "dropped_subjects": [list(d) for d in self.dropped_subjects],
             "warnings": list(self.warnings),
+            "transforms": {t: list(names) for t, names in self.transforms},
         }
 
     def __str__(self) -> str:
@@ -172,6 +179,9 @@ class CohortSummary:
                      f"{self.kinds[BINARY]} binary) in {len(self.modules)} modules")
         if any(count > 1 for _, count in self.modules):
             lines += _wrap(", ".join(f"{m} ({c})" for m, c in self.modules))
+        if self.transforms:
+            lines += _wrap("Transforms: " + "; ".join(f"{t} ({', '.join(names)})" for t, names in self.transforms),
+                           indent="")
         covariates = ", ".join(f"{n} ({k})" for n, k in self.covariates) or "none"
         lines.append(f"Covariates: {covariates}")
         if self.batch_name is not None:
@@ -254,4 +264,6 @@ def summarise(cohort: Cohort) -> CohortSummary:
         batch_name=cohort.batch_name if cohort.batch is not None else None,
         batch_counts=_batch_counts(cohort), missingness=_missingness(cohort),
         positivity=_positivity(cohort), ignored_columns=tuple(cohort.ignored_columns),
-        dropped_subjects=tuple(cohort.dropped_subjects), warnings=data_warnings(cohort))
+        dropped_subjects=tuple(cohort.dropped_subjects), warnings=data_warnings(cohort),
+        transforms=tuple((t, tuple(n for n, u in zip(cohort.markers.names, cohort.markers.transforms) if u == t))
+                         for t in dict.fromkeys(cohort.markers.transforms) if t != NONE))

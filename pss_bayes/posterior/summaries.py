@@ -6,6 +6,8 @@ return pandas DataFrames with plain column names, ready to write as CSV.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -85,9 +87,15 @@ def _effect_table(da: xr.DataArray, item: str, extra: dict[str, np.ndarray] | No
 
 
 def effects_table(posterior: xr.Dataset, modules: np.ndarray, is_binary: np.ndarray,
-                  prob: float = HDI_PROB) -> pd.DataFrame:
-    """Per subgroup x biomarker: deviation from controls (control SDs; log-odds for binary)."""
-    scale = np.where(is_binary, "log-odds", "control SD")
+                  prob: float = HDI_PROB, transforms: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per subgroup x biomarker: deviation from controls (control SDs; log-odds for binary).
+
+    A biomarker with a declared transform (``transforms``, default none) is on the control
+    SD of its transformed values: its ``scale`` reads e.g. ``control SD of log``.
+    """
+    transforms = ["none"] * len(is_binary) if transforms is None else list(transforms)
+    scale = np.array(["log-odds" if binary else "control SD" if t == "none" else f"control SD of {t}"
+                      for binary, t in zip(is_binary, transforms)])
     return _effect_table(posterior["effect"], "biomarker", {"module": modules, "scale": scale}, prob)
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pytest
 
-from pss_bayes.data.io import load_cohort, write_markers
+from pss_bayes.data.assumptions import skewed_biomarkers
+from pss_bayes.data.cohort import Cohort, MarkerTable
+from pss_bayes.data.io import CohortWarning, cohort_from_frame, load_cohort, write_markers
+from pss_bayes.data.simulate import simulate_cohort
 from pss_bayes.data.scaling import ControlScaling
 from pss_bayes.data.transforms import TRANSFORMS, apply, invert
 from pss_bayes.errors import CohortError, ResultFileError
@@ -80,7 +84,7 @@ def test_scaling_dictionary_round_trip_and_older_files_without_transforms(write,
     assert ControlScaling.from_dict(scaling.to_dict()) == scaling
     older = {k: v for k, v in scaling.to_dict().items() if k != "transforms"}
     assert set(ControlScaling.from_dict(older).transforms) == {"none"}
-    with pytest.raises(ResultFileError, match="unknown transforms"):
+    with pytest.raises(ResultFileError, match="unknown transform 'sqrt' for biomarker"):
         ControlScaling.from_dict({**scaling.to_dict(), "transforms": ["sqrt"] * len(scaling.biomarkers)})
     panel = scaling.subset(["BAFF", "MX1"])
     assert panel.transforms == ("log", "none") and panel.centre == (scaling.centre[2], scaling.centre[1])
@@ -107,3 +111,54 @@ def test_a_value_outside_the_transform_domain_names_file_column_line_and_subject
     concentrations.loc[7, "BAFF"] = -1.0
     with raises("cohort.csv", "BAFF", "line 6", "P05", "value '0.0'", "'log'", "positive values", "log1p"):
         load_cohort(write(concentrations), write(logged, "markers.csv"), **DECLARED)
+
+
+def test_subset_and_summary_keep_the_transforms(write, concentrations, logged):
+    cohort = load_cohort(write(concentrations), write(logged, "markers.csv"), **DECLARED)
+    assert cohort.subset(biomarkers=["BAFF", "MX1"]).markers.transforms == ("log", "none")
+    summary = cohort.summary()
+    assert summary.transforms == (("log", ("IFI44L", "BAFF")),)
+    assert "Transforms: log (IFI44L, BAFF)" in str(summary)
+    assert summary.to_dict()["transforms"] == {"log": ["IFI44L", "BAFF"]}
+
+
+def test_objects_built_in_python_refuse_inconsistent_transforms(write, concentrations, logged):
+    cohort = load_cohort(write(concentrations), write(logged, "markers.csv"), **DECLARED)
+    values = np.array(cohort.values)
+    values[3, cohort.biomarker_names.index("BAFF")] = -2.0
+    with pytest.raises(ValueError, match="'BAFF' of subject .* outside the domain of its transform 'log'"):
+        Cohort(cohort.subject_ids, cohort.is_patient, values, cohort.markers)
+    with pytest.raises(ValueError, match="binary marker 'b' cannot take transform 'log'"):
+        MarkerTable(("a", "b"), ("m", "m"), ("continuous", "binary"), ("none", "log"))
+    scaling = ControlScaling.fit(cohort)
+    with pytest.raises(ValueError, match="differ in length"):
+        ControlScaling(scaling.biomarkers, scaling.centre, scaling.scale, scaling.method, ("log",))
+    with pytest.raises(ValueError, match="binary marker 'anti_SSA' cannot take"):
+        ControlScaling(scaling.biomarkers, scaling.centre, scaling.scale, scaling.method, ("log",) * 5)
+
+
+def _skewed_frame():
+    """The default simulated cohort with two B-cell biomarkers as log-normal concentrations."""
+    sim = simulate_cohort(seed=0)
+    frame = sim.cohort.to_frame()
+    controls = frame["group"] == "control"
+    for name in ("b_cell_01", "b_cell_02"):
+        z = (frame[name] - frame.loc[controls, name].mean()) / frame.loc[controls, name].std()
+        frame[name] = np.exp(0.8 * z)
+    return sim, frame
+
+
+def test_declaring_log_clears_the_skewness_warning_and_skew_left_after_it_gets_other_advice():
+    sim, frame = _skewed_frame()
+    markers = sim.cohort.markers.to_frame()
+    declared = markers.assign(transform=np.where(markers["biomarker"].isin(["b_cell_01", "b_cell_02"]), "log", ""))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CohortWarning)
+        cohort = cohort_from_frame(frame, declared, covariates=("age", "sex"), batch="centre")
+    assert skewed_biomarkers(cohort).empty
+    frame["b_cell_01"] = np.exp(frame["b_cell_01"])        # still skewed on the declared log scale
+    with pytest.warns(CohortWarning, match="skewed after the transform declared for them"):
+        cohort = cohort_from_frame(frame, declared, covariates=("age", "sex"), batch="centre")
+    skewed = skewed_biomarkers(cohort)
+    assert skewed["biomarker"].tolist() == ["b_cell_01"] and skewed["transform"].tolist() == ["log"]
+    assert not skewed["all_positive"].any()
