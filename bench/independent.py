@@ -19,7 +19,10 @@ this file, in raw units, with structures the model does not assume:
 - ``k2_small``: 80 patients, 100 controls, 2 subgroups;
 - ``skewed``: the ``equicorrelated`` design as log-normal concentrations (log-scale SD 0.7,
   skewness about 3), fitted as given (no log transform);
-- ``ar1_divided``, ``skewed_logged``: the ``ar1`` and ``skewed`` cohorts after following the
+- ``two_blocks``: each module of four or more biomarkers is two groups, correlated 0.6 within
+  a group and 0.2 between the groups;
+- ``ar1_divided``, ``two_blocks_divided``, ``skewed_logged``: the ``ar1``, ``two_blocks`` and
+  ``skewed`` cohorts after following the
   warning that loading them gives (modules of four or more biomarkers declared as two halves;
   ``transform = log`` declared for every continuous biomarker).
 
@@ -57,6 +60,8 @@ from recovery import summary_line
 COLUMNS = ("cohort",) + RECOVERY_COLUMNS[1:]
 
 MODULES = (("ifn", 8), ("infl", 6), ("bcell", 5), ("tcell", 4), ("cyto", 5))
+#: Correlation between the two halves of a module in the ``blocks`` design.
+BLOCKS_BETWEEN = 0.2
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,7 @@ class Design:
                                               (0.8, 2.0, 0.0, -0.6, 1.6), (0.0, 0.4, 1.8, -1.6, 0.0))
     n_patients: int = 300
     n_controls: int = 330
-    correlation: str = "equi"          # "equi", "ar1" or "none"
+    correlation: str = "equi"          # "equi", "ar1", "blocks" or "none"
     rho: float | tuple[float, ...] = 0.5   # one value, or one per subgroup (controls: the first)
     control_rho: float | None = None
     global_loading: float = 0.0
@@ -95,6 +100,8 @@ COHORTS: dict[str, Design] = {
                        effects=((1.8, 0.6, 1.2, 0.0, 0.8), (0.0,) * 5)),
     "skewed": Design(exponentiate=True),
     "ar1_divided": Design(correlation="ar1", rho=0.8, divided=True),
+    "two_blocks": Design(correlation="blocks", rho=0.6),
+    "two_blocks_divided": Design(correlation="blocks", rho=0.6, divided=True),
     "skewed_logged": Design(exponentiate=True),
 }
 
@@ -106,6 +113,10 @@ def _correlation(size: int, kind: str, rho: float) -> np.ndarray:
     if kind == "ar1":
         lags = np.abs(np.subtract.outer(np.arange(size), np.arange(size)))
         return rho ** lags
+    if kind == "blocks" and size >= 4:      # two halves: rho within each, BLOCKS_BETWEEN between them
+        half = np.arange(size) >= size // 2
+        same = half[:, None] == half[None, :]
+        return np.where(same, rho, BLOCKS_BETWEEN) + (1 - rho) * np.eye(size)
     return np.full((size, size), rho) + (1 - rho) * np.eye(size)
 
 
