@@ -1,6 +1,7 @@
 """Split/merge moves: the bookkeeping."""
 
 import numpy as np
+import pytest
 
 from pss_bayes.model.collapsed import EffectIntegral, ModuleBlocks, loglik_given, patient_information
 from pss_bayes.model.split_merge import SplitMerge
@@ -118,7 +119,7 @@ def test_small_offshoot_of_a_subgroup_is_merged_back():
 
 
 def test_split_ratio_uses_each_side_s_variance_multiples():
-    """log p(split) - log p(merged), the merged group at i's side's multiples, from scaled factors."""
+    """log p(split) - log p(merged), each side and the merged group at their multiples, from scaled factors."""
     from scipy.special import gammaln
 
     rng = np.random.default_rng(6)
@@ -139,7 +140,11 @@ def test_split_ratio_uses_each_side_s_variance_multiples():
 
     expected = (log_ml(side_i, scales[0]) + log_ml(side_j, scales[1]) - log_ml(np.arange(10), scales[0])
                 + gammaln(6 + e0) + gammaln(4 + e0) - gammaln(10 + e0) - gammaln(e0))
-    ours = moves._log_ratio(info.group(side_i), info.group(side_j), side_i, side_j, scales, e0)
+    ours = moves._log_ratio(info.group(side_i), info.group(side_j), side_i, side_j, scales, scales[0], e0)
+    assert np.isclose(ours, expected)
+    merged = np.array([0.9, 1.1, 1.6])                # the merged group at multiples of its own
+    expected += log_ml(np.arange(10), scales[0]) - log_ml(np.arange(10), merged)
+    ours = moves._log_ratio(info.group(side_i), info.group(side_j), side_i, side_j, scales, merged, e0)
     assert np.isclose(ours, expected)
 
 
@@ -168,3 +173,78 @@ def test_new_side_scale_proposal_is_the_conditional_at_the_posterior_mean_effect
         likelihood = loglik_given(info.take(rows), mean, scale[None]).sum()
         values.append(likelihood + spread.log_density(scale) - proposal.log_density(scale, modules))
     assert np.allclose(values, values[0])
+
+
+@pytest.mark.statistical
+def test_split_merge_with_own_multiples_leaves_the_partition_posterior_invariant():
+    """Split/merge moves that propose the sides' and the merged group's multiples, alternated with
+    random-walk updates of the occupied components' multiples and prior draws of the empty ones'
+    (no single-patient moves), visit the partitions of six patients as often as the exact posterior
+    says: labelled allocations into three components, effects integrated in closed form, each
+    component's multiple (one scaled module) integrated on a grid."""
+    from itertools import product
+
+    from scipy.special import gammaln
+
+    from pss_bayes.model.split_merge import SpreadPrior
+
+    rng = np.random.default_rng(11)
+    n, n_components, e0 = 6, 3, 0.6
+    module = np.array([0, 0, 0, 0, 0, 1])
+    blocks = ModuleBlocks.from_modules(module, 2)
+    shift = np.array([[1.0, 0.8, 1.0, 0.0, 0.0, 0.0]]) * (np.arange(n) < 3)[:, None]
+    spread_of = np.where(np.arange(n) < 3, 1.0, 2.0)[:, None]      # the second group twice as spread
+    resid = rng.normal(0.0, 1.0, (n, 6)) * np.sqrt(spread_of) + shift
+    prec = np.full((n, 6), 1.5)
+    info = patient_information(prec, resid, np.array([0.5, 0.5, 0.4, 0.3, 0.5, 0.0]), blocks)
+    integral = EffectIntegral(blocks, np.array([0.3, 0.3]), 2.0)
+    spread = SpreadPrior(np.array([1.0, 1.0]), 6.0, np.array([True, False]))
+
+    def log_component(rows, c):                      # collapsed likelihood times the multiple's prior
+        scale = np.array([c, 1.0])
+        return (info.const_at(scale, rows).sum() + integral.log_marginal(*info.group(rows, scale))
+                + spread.log_density(scale))
+
+    grid = np.linspace(np.log(0.02), np.log(30.0), 600)
+    integrated = {}                                   # log of the integral over the multiple, per group
+    for members in product([False, True], repeat=n):
+        rows = np.flatnonzero(members)
+        if len(rows):
+            values = np.array([log_component(rows, np.exp(u)) + u for u in grid])
+            top = values.max()
+            integrated[tuple(rows)] = top + np.log(np.trapezoid(np.exp(values - top), grid))
+    exact = {}
+    for labels in product(range(n_components), repeat=n):
+        labels = np.array(labels)
+        counts = np.bincount(labels, minlength=n_components)
+        exact[tuple(labels)] = (gammaln(n_components * e0) - gammaln(n + n_components * e0)
+                                + (gammaln(counts + e0) - gammaln(e0)).sum()
+                                + sum(integrated[tuple(np.flatnonzero(labels == k))] for k in np.flatnonzero(counts)))
+    log_z = np.logaddexp.reduce(list(exact.values()))
+    expected = np.zeros(n_components + 1)
+    for labels, log_p in exact.items():
+        expected[len(set(labels))] += np.exp(log_p - log_z)
+
+    scale = np.ones((n_components, 2))
+    moves = SplitMerge(info, integral, resid, prec > 0, scale, spread)
+    labels = np.zeros(n, dtype=int)
+    visits = np.zeros(n_components + 1)
+    for sweep in range(6000):
+        counts = np.bincount(labels, minlength=n_components)
+        for k in range(n_components):
+            if counts[k] == 0:
+                scale[k] = spread.draw(rng)
+                continue
+            rows = np.flatnonzero(labels == k)
+            proposed = scale[k, 0] * np.exp(0.5 * rng.normal())
+            log_a = (log_component(rows, proposed) + np.log(proposed)
+                     - log_component(rows, scale[k, 0]) - np.log(scale[k, 0]))
+            if np.log(rng.uniform()) < log_a:
+                scale[k, 0] = proposed
+        for _ in range(3):
+            moves.step(rng, labels, n_components, e0)
+        if sweep >= 500:
+            visits[len(np.unique(labels))] += 1
+    observed = visits / visits.sum()
+    assert expected[1:].min() > 0.05                      # every number of subgroups is visited often
+    assert np.abs(observed - expected).max() < 0.03, (observed, expected)
