@@ -55,13 +55,16 @@ sides' multiples and a merge the merged group's, each from its inverse-gamma
 conditional given the group's patients at their posterior mean effects, and a
 merge returns the emptied component's to a draw from their prior; the prior and
 proposal densities of the move and of its reverse enter the ratio. Keeping the
-old multiples instead ties the moves to the current allocation: a subgroup that
-has absorbed a few outlying patients has grown wide, so splitting them off at its
-wide multiples gains little, and a subgroup without them is narrow, so merging
-them in at its narrow multiples costs much; the chains then alternate slowly
-between the two (on an 80-patient cohort, runs of hundreds of sweeps with and
-without a subgroup of three to five patients). The prior draw of an empty
-component would fit a real subgroup of tens of patients only by chance.
+divided subgroup's multiples for ``i``'s side (and ``i``'s subgroup's for a merged
+group) ties the moves to the current allocation: a subgroup that holds a few
+outlying patients is wide, so splitting them off at its wide multiples gains
+little, and one without them is narrow, so merging them in costs much. On
+independently generated cohorts whose posterior puts 10-20% on a small extra
+subgroup of three to six patients, proposing the multiples raised the effective
+sample size of the number of subgroups after 4,000 draws from 162 to 360 on one
+and left it about equal (156 and 152, 223 and 249) on two (``bench/README.md``,
+Independently generated cohorts). The prior draw of an empty component would fit
+a real subgroup of tens of patients only by chance.
 After an accepted move the two components' effects are drawn from their conditional
 given the new allocation: this is a Metropolis-Hastings move of allocation and
 effects together, whose ratio is the one with the effects integrated out, and which
