@@ -352,8 +352,9 @@ class SplitMerge:
                 - proposals[0].log_density(split[0], modules) - proposals[1].log_density(split[1], modules))
 
     def _scale_proposal(self, sums: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> "_InverseGamma":
-        """Proposal of a new side's scales: their inverse-gamma conditional given its patients ``rows``
-        (summed information ``sums`` at multiple 1) at their posterior mean effects, under the prior."""
+        """Proposal of a group's scales (a side of a split, or a merged group): their inverse-gamma
+        conditional given its patients ``rows`` (summed information ``sums`` at multiple 1) at their
+        posterior mean effects, under the prior."""
         info, spread = self.info, self.spread
         mean = np.where(info.scalable, self.integral.posterior_mean(*sums), 0.0)           # (M, W)
         Q, h = sums
