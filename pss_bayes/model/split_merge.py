@@ -48,23 +48,14 @@ integrated out (a Gaussian integral, :mod:`pss_bayes.model.collapsed`, condition
 on the baselines, Student-t weights and, for binary markers, Pólya-Gamma variables
 drawn for the move) and the mixture weights integrated out (Dirichlet-multinomial).
 Each component's variance multiples (the patients' spread) enter every
-likelihood, and the divisions are proposed at the divided (or merged) group's
-multiples on both sides. Shared by the subgroups, the multiples are conditioned
-on. When each subgroup has its own (:class:`SpreadPrior`), a split proposes both
-sides' multiples and a merge the merged group's, each from its inverse-gamma
-conditional given the group's patients at their posterior mean effects, and a
-merge returns the emptied component's to a draw from their prior; the prior and
-proposal densities of the move and of its reverse enter the ratio. Keeping the
-divided subgroup's multiples for ``i``'s side (and ``i``'s subgroup's for a merged
-group) ties the moves to the current allocation: a subgroup that holds a few
-outlying patients is wide, so splitting them off at its wide multiples gains
-little, and one without them is narrow, so merging them in costs much. On
-independently generated cohorts whose posterior puts 10-20% on a small extra
-subgroup of three to six patients, proposing the multiples raised the effective
-sample size of the number of subgroups after 4,000 draws from 162 to 360 on one
-and left it about equal (156 and 152, 223 and 249) on two (``bench/README.md``,
-Independently generated cohorts). The prior draw of an empty component would fit
-a real subgroup of tens of patients only by chance.
+likelihood: the side of ``i`` and a merged subgroup keep those of ``i``'s
+subgroup, and the divisions are proposed with them on both sides. Shared by the
+subgroups, the multiples are conditioned on. When each subgroup has its own
+(:class:`SpreadPrior`), a split also proposes the new side's multiples, from
+their inverse-gamma conditional given its patients at their posterior mean
+effects, and a merge returns the emptied component's to a draw from their prior;
+both densities enter the ratio: the prior draw of an empty component fits a real
+subgroup of tens of patients only when it happens to be close to its spread.
 After an accepted move the two components' effects are drawn from their conditional
 given the new allocation: this is a Metropolis-Hastings move of allocation and
 effects together, whose ratio is the one with the effects integrated out, and which
@@ -268,93 +259,70 @@ class SplitMerge:
             side_j = np.concatenate([[j], others[follow]])
             side_i = np.concatenate([[i], others[~follow]])
             sums_i, sums_j = self._sums(side_i), self._sums(side_j)
-            scales, log_spread = np.stack([self.scale[k], self.scale[new]]), 0.0
+            scale_j, proposal = self.scale[new], None
             if self.spread is not None:
-                proposals = self._side_proposals(sums_i, sums_j, side_i, side_j)
-                scales = np.stack([proposals[0].draw(rng, self.spread.modules),
-                                   proposals[1].draw(rng, self.spread.modules)])
-                log_spread = self._log_spread_ratio(proposals, scales, self.scale[k])
-            log_a = (self._log_ratio(sums_i, sums_j, side_i, side_j, scales, self.scale[k], e0) + log_spread
-                     + np.log(len(empties)) - log_q)
+                proposal = self._scale_proposal(sums_j, side_j)
+                scale_j = proposal.draw(rng, self.spread.modules)
+            scales = np.stack([self.scale[k], scale_j])
+            log_a = (self._log_ratio(sums_i, sums_j, side_i, side_j, scales, e0, proposal) + np.log(len(empties))
+                     - log_q)
             if by_subgroup:                      # anchor pair's probability: after (merge back) / before
                 log_a += np.log(n_occupied * counts[k]) - np.log((n_occupied + 1) * len(side_i))
             if np.log(rng.uniform()) < log_a:
                 labels[side_j] = new
-                self.scale[[k, new]] = scales
+                self.scale[new] = scale_j
                 return [(k, self.info.rescale(sums_i, scales[0])), (new, self.info.rescale(sums_j, scales[1]))]
             return []
         l = int(labels[j])                                                   # merge
         side_i, side_j = np.flatnonzero(labels == k), np.flatnonzero(labels == l)
         group = np.concatenate([side_i, side_j])
-        sums_i, sums_j = self._sums(side_i), self._sums(side_j)
-        merged, log_spread = self.scale[k], 0.0
-        if self.spread is not None:
-            proposals = self._side_proposals(sums_i, sums_j, side_i, side_j)
-            merged = proposals[2].draw(rng, self.spread.modules)
-            log_spread = self._log_spread_ratio(proposals, self.scale[[k, l]], merged)
-        scales = np.stack([merged, merged])                      # the merged group's, as a split of it sees
+        scales = self.scale[[k, k]]
         if sequential:
             others = _without(group, i, j)
             log_q = self._sequential(rng, group, i, j, e0, scales, follow=labels[others] == l)[2]
         else:
             others, log_p = self._proposal(group, i, j, informed, scales)
             log_q = _log_q(labels[others] == l, log_p)
-        log_a = -(self._log_ratio(sums_i, sums_j, side_i, side_j, self.scale[[k, l]], merged, e0) + log_spread
+        sums_i, sums_j = self._sums(side_i), self._sums(side_j)
+        log_a = -(self._log_ratio(sums_i, sums_j, side_i, side_j, self.scale[[k, l]], e0)
                   + np.log((counts == 0).sum() + 1) - log_q)
         if by_subgroup:                          # anchor pair's probability: after (split again) / before
             log_a += np.log(n_occupied * counts[k]) - np.log((n_occupied - 1) * (counts[k] + counts[l]))
         if np.log(rng.uniform()) < log_a:
             labels[side_j] = k
-            self.scale[k] = merged
             if self.spread is not None:
                 self.scale[l] = self.spread.draw(rng)
-            return [(k, self.info.rescale(_add(sums_i, sums_j), merged)), (l, _empty(sums_i))]
+            return [(k, self.info.rescale(_add(sums_i, sums_j), scales[0])), (l, _empty(sums_i))]
         return []
 
     def _log_ratio(self, sums_i: tuple[np.ndarray, np.ndarray], sums_j: tuple[np.ndarray, np.ndarray],
-                   side_i: np.ndarray, side_j: np.ndarray, scales: np.ndarray, merged_scale: np.ndarray,
-                   e0: float) -> float:
+                   side_i: np.ndarray, side_j: np.ndarray, scales: np.ndarray, e0: float,
+                   proposal: "_InverseGamma | None" = None) -> float:
         """log p(split) - log p(merged): integrated likelihood and Dirichlet-multinomial prior.
 
         The split has ``i``'s side with variance multiples ``scales[0]`` and ``j``'s with
-        ``scales[1]``; the merged group has ``merged_scale``. Sums are at multiple 1.
+        ``scales[1]``; the merged group has ``scales[0]``. Sums are at multiple 1. With a
+        prior of each subgroup's own multiples, ``j``'s side's prior density over their
+        proposal density (:meth:`_scale_proposal`) is added: a split proposes them, and a
+        merge returns the emptied component's to a prior draw, whose density cancels
+        (``proposal``: that proposal, when the caller has it already).
         """
         merged = _add(sums_i, sums_j)
         parts = [self.info.rescale(sums, scale) for sums, scale in ((sums_i, scales[0]), (sums_j, scales[1]),
-                                                                     (merged, merged_scale))]
+                                                                     (merged, scales[0]))]
         log_ml = self.integral.log_marginal(*(np.stack(part) for part in zip(*parts)))
         n_i, n_j = len(side_i), len(side_j)
-        const = self.info.const_at
-        moved = float(const(scales[0], side_i).sum() + const(scales[1], side_j).sum()
-                      - const(merged_scale, side_i).sum() - const(merged_scale, side_j).sum())
+        moved = float((self.info.const_at(scales[1], side_j) - self.info.const_at(scales[0], side_j)).sum())
+        if self.spread is not None:
+            if proposal is None:
+                proposal = self._scale_proposal(sums_j, side_j)
+            moved += self.spread.log_density(scales[1]) - proposal.log_density(scales[1], self.spread.modules)
         return (log_ml[0] + log_ml[1] - log_ml[2] + moved
                 + gammaln(n_i + e0) + gammaln(n_j + e0) - gammaln(n_i + n_j + e0) - gammaln(e0))
 
-    def _side_proposals(self, sums_i: tuple[np.ndarray, np.ndarray], sums_j: tuple[np.ndarray, np.ndarray],
-                        side_i: np.ndarray, side_j: np.ndarray) -> tuple["_InverseGamma", ...]:
-        """Proposals of the multiples of ``i``'s side, ``j``'s side and the merged group (:meth:`_scale_proposal`)."""
-        return (self._scale_proposal(sums_i, side_i), self._scale_proposal(sums_j, side_j),
-                self._scale_proposal(_add(sums_i, sums_j), np.concatenate([side_i, side_j])))
-
-    def _log_spread_ratio(self, proposals: tuple["_InverseGamma", ...], split: np.ndarray,
-                          merged: np.ndarray) -> float:
-        """The multiples' part of log [p(split) q(merge | split)] - log [p(merged) q(split | merged)].
-
-        A split proposes both sides' multiples ``split`` (2, M) and a merge the merged
-        group's ``merged``, each from its proposal (``proposals``: i's side, j's side,
-        merged); their prior densities and the proposal densities of the move and of its
-        reverse enter. The emptied component's multiples, returned to a prior draw by a
-        merge, cancel with their prior.
-        """
-        spread, modules = self.spread, self.spread.modules
-        return (spread.log_density(split[0]) + spread.log_density(split[1]) - spread.log_density(merged)
-                + proposals[2].log_density(merged, modules)
-                - proposals[0].log_density(split[0], modules) - proposals[1].log_density(split[1], modules))
-
     def _scale_proposal(self, sums: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> "_InverseGamma":
-        """Proposal of a group's scales (a side of a split, or a merged group): their inverse-gamma
-        conditional given its patients ``rows`` (summed information ``sums`` at multiple 1) at their
-        posterior mean effects, under the prior."""
+        """Proposal of a new side's scales: their inverse-gamma conditional given its patients ``rows``
+        (summed information ``sums`` at multiple 1) at their posterior mean effects, under the prior."""
         info, spread = self.info, self.spread
         mean = np.where(info.scalable, self.integral.posterior_mean(*sums), 0.0)           # (M, W)
         Q, h = sums
