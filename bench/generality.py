@@ -33,13 +33,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from sklearn.metrics import adjusted_rand_score
 
-from _common import (QUICK_SAMPLER, fit_summary, gmm_bic, lda_cv_labels, markdown_table, parser, patient_data,
-                     run_grid, write_csv)
-from pss_bayes import fit, load_cohort, simulate_cohort
+from _common import (QUICK_SAMPLER, PatientData, fit_summary, gmm_bic, lda_cv_labels, markdown_table, parser,
+                     patient_data, run_grid, write_csv)
+from pss_bayes import Cohort, fit, load_cohort, simulate_cohort
 from pss_bayes.data.simulation_settings import log_odds_shifts
 from recovery import COLUMNS as RECOVERY_COLUMNS
 from recovery import summary_line
@@ -93,33 +93,44 @@ def run_one(name: str, seed: int, quick: bool, model: str = "default") -> dict[s
         sim.write(folder)
         cohort = load_cohort(Path(folder) / "cohort.csv", Path(folder) / "markers.csv",
                              covariates=("age", "sex"), batch="centre")
+    return cohort_row(name, seed, cohort, patient_data(sim), sim.n_subgroups, quick, model)
+
+
+def cohort_row(name: str, seed: int, cohort: Cohort, patients: PatientData, true_k: int, quick: bool,
+               model: str) -> dict[str, Any]:
+    """Fit ``cohort`` as ``pss-bayes fit`` does and run the baselines on ``patients``; one row of the table."""
     started = time.perf_counter()
     result = fit(cohort, model, seed=seed, progress=False, **({**QUICK_SAMPLER, "extensions": 0} if quick else {}))
     wall = time.perf_counter() - started
-    patients = patient_data(sim)
     gmm_k, gmm_labels = gmm_bic(patients.continuous)
-    row = {"cohort": name, "seed": seed, "true_k": sim.n_subgroups, **fit_summary(result, patients),
+    row = {"cohort": name, "seed": seed, "true_k": true_k, **fit_summary(result, patients),
            "gmm_k": gmm_k, "ari_gmm": adjusted_rand_score(patients.truth, gmm_labels),
            "ari_lda": adjusted_rand_score(patients.truth, lda_cv_labels(patients.imputed, patients.truth)),
            "wall_s": wall}
     return {c: row[c] for c in COLUMNS}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = parser(__doc__, (11,))
-    p.add_argument("--cohorts", nargs="+", choices=list(COHORTS), help="cohorts (default: all eight)")
+def cohort_main(argv: Sequence[str] | None, doc: str | None, default_seeds: Sequence[int], cohorts: Sequence[str],
+                quick_cohort: str, run_one: Callable[[str, int, bool, str], dict[str, Any]], title: str) -> int:
+    """The command line shared by the scripts that fit named cohorts (``--cohorts``, ``--model``)."""
+    p = parser(doc, default_seeds)
+    p.add_argument("--cohorts", nargs="+", choices=list(cohorts), help="cohorts (default: all)")
     p.add_argument("--model", default="default", help="model spec name or path (default: default)")
     args = p.parse_args(argv)
-    names = args.cohorts or (["small_k3"] if args.quick else list(COHORTS))
+    names = args.cohorts or ([quick_cohort] if args.quick else list(cohorts))
     seeds = args.seeds[:1] if args.quick else args.seeds
     rows = run_grid(names, seeds, lambda name, seed: run_one(name, seed, args.quick, args.model), "fitting")
     sampler = "quick: 100 + 100 sweeps x 2 chains" if args.quick else "the default spec's sampler settings"
-    print(f"## Generality: model '{args.model}' ({sampler})\n")
+    print(f"## {title}: model '{args.model}' ({sampler})\n")
     print(markdown_table(rows, COLUMNS))
     print()
     print(summary_line("overall", rows))
     write_csv(rows, args.out)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cohort_main(argv, __doc__, (11,), list(COHORTS), "small_k3", run_one, "Generality")
 
 
 if __name__ == "__main__":

@@ -42,22 +42,16 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import adjusted_rand_score
 
-from _common import (QUICK_SAMPLER, fit_summary, gmm_bic, lda_cv_labels, markdown_table, parser, patients_of,
-                     run_grid, write_csv)
-from pss_bayes import fit, load_cohort
-from recovery import COLUMNS as RECOVERY_COLUMNS
-from recovery import summary_line
-
-COLUMNS = ("cohort",) + RECOVERY_COLUMNS[1:]
+from _common import patients_of
+from generality import cohort_main, cohort_row
+from pss_bayes import load_cohort
 
 MODULES = (("ifn", 8), ("infl", 6), ("bcell", 5), ("tcell", 4), ("cyto", 5))
 #: Correlation between the two halves of a module in the ``blocks`` design.
@@ -201,33 +195,11 @@ def run_one(name: str, seed: int, quick: bool, model: str = "default") -> dict[s
         markers.to_csv(Path(folder) / "markers.csv", index=False)
         cohort = load_cohort(Path(folder) / "cohort.csv", Path(folder) / "markers.csv",
                              covariates=("age", "sex"), batch="centre")
-    started = time.perf_counter()
-    result = fit(cohort, model, seed=seed, progress=False, **({**QUICK_SAMPLER, "extensions": 0} if quick else {}))
-    wall = time.perf_counter() - started
-    patients = patients_of(cohort, truth)
-    gmm_k, gmm_labels = gmm_bic(patients.continuous)
-    row = {"cohort": name, "seed": seed, "true_k": len(COHORTS[name].weights), **fit_summary(result, patients),
-           "gmm_k": gmm_k, "ari_gmm": adjusted_rand_score(patients.truth, gmm_labels),
-           "ari_lda": adjusted_rand_score(patients.truth, lda_cv_labels(patients.imputed, patients.truth)),
-           "wall_s": wall}
-    return {c: row[c] for c in COLUMNS}
+    return cohort_row(name, seed, cohort, patients_of(cohort, truth), len(COHORTS[name].weights), quick, model)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = parser(__doc__, (21,))
-    p.add_argument("--cohorts", nargs="+", choices=list(COHORTS), help="cohorts (default: all)")
-    p.add_argument("--model", default="default", help="model spec name or path (default: default)")
-    args = p.parse_args(argv)
-    names = args.cohorts or (["equicorrelated"] if args.quick else list(COHORTS))
-    seeds = args.seeds[:1] if args.quick else args.seeds
-    rows = run_grid(names, seeds, lambda name, seed: run_one(name, seed, args.quick, args.model), "fitting")
-    sampler = "quick: 100 + 100 sweeps x 2 chains" if args.quick else "the default spec's sampler settings"
-    print(f"## Independently generated cohorts: model '{args.model}' ({sampler})\n")
-    print(markdown_table(rows, COLUMNS))
-    print()
-    print(summary_line("overall", rows))
-    write_csv(rows, args.out)
-    return 0
+    return cohort_main(argv, __doc__, (21,), list(COHORTS), "equicorrelated", run_one, "Independently generated cohorts")
 
 
 if __name__ == "__main__":
