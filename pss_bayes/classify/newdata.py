@@ -19,7 +19,7 @@ import pandas as pd
 from pss_bayes.data._checks import check_ids
 from pss_bayes.data._table import Origin, normalise_columns, parse_numeric, quoted, require_columns, shown
 from pss_bayes.data.io import _read
-from pss_bayes.data.transforms import NONE, TRANSFORMS
+from pss_bayes.data.transforms import NONE, TRANSFORMS, outside_domain
 from pss_bayes.errors import ClassifierError
 
 
@@ -67,7 +67,7 @@ def panel_values(frame: pd.DataFrame, panel: Sequence[str], is_binary: Sequence[
                              "{cell} is not 0 or 1, and this biomarker is binary"))
         transform = NONE if transforms is None else transforms[j]
         if transform != NONE:
-            problems.append((~parsed.missing & ~parsed.bad & (parsed.values <= TRANSFORMS[transform].lower),
+            problems.append((~parsed.missing & ~parsed.bad & outside_domain(parsed.values, transform),
                              "{cell} is outside the domain of the transform '" + transform + "' this biomarker "
                              "was fitted with, which needs " + TRANSFORMS[transform].domain))
         for mask, text in problems:

@@ -36,8 +36,6 @@ _SKEWNESS_LEVEL = 0.01
 _SKEWNESS_RESAMPLES = 400
 #: Biomarkers named in the warning.
 _SKEWED_SHOWN = 4
-
-
 #: Departure of two biomarkers' correlation among the controls from the one their module's single
 #: activity gives them, from which the module is said to need more than one activity ...
 WITHIN_MODULE_DEPARTURE = 0.2

@@ -46,9 +46,8 @@ def apply(values: np.ndarray, transforms: Sequence[str]) -> np.ndarray:
     for j, name in enumerate(transforms):
         if name != NONE:
             column = values[..., j]
-            inside = column > TRANSFORMS[name].lower
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[..., j] = np.where(inside, TRANSFORMS[name].forward(np.where(inside, column, 1.0)), np.nan)
+            inside = ~outside_domain(column, name)
+            out[..., j] = np.where(inside, TRANSFORMS[name].forward(np.where(inside, column, 1.0)), np.nan)
     return out
 
 
@@ -61,7 +60,12 @@ def invert(values: np.ndarray, transforms: Sequence[str]) -> np.ndarray:
     return out
 
 
+def outside_domain(values: np.ndarray, transform: str) -> np.ndarray:
+    """Which observed values lie outside ``transform``'s domain (missing ones do not)."""
+    return np.asarray(values, dtype=float) <= TRANSFORMS[transform].lower
+
+
 def first_outside(column: np.ndarray, transform: str) -> int | None:
     """Position of the first observed value outside ``transform``'s domain, or ``None``."""
-    outside = np.flatnonzero(np.asarray(column, dtype=float) <= TRANSFORMS[transform].lower)
+    outside = np.flatnonzero(outside_domain(column, transform))
     return int(outside[0]) if outside.size else None
