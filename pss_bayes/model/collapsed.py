@@ -97,9 +97,12 @@ class Information:
 
     def const_at(self, scale: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         """:attr:`const` of the patients in ``rows`` (all by default) when each module's continuous
-        covariance is times ``scale`` (M,)."""
-        return (0.5 * (self.log_det[rows] - self.count[rows] * np.log(scale) - self.quad[rows] / scale).sum(-1)
-                + self.fixed[rows])
+        covariance is times ``scale``: (M,) gives (n,); (K, M), one row per component, gives (n, K)."""
+        scale = np.asarray(scale, dtype=float)
+        c = scale.reshape(-1, scale.shape[-1])                                   # (K, M)
+        out = (0.5 * (self.log_det[rows].sum(-1)[:, None] - self.count[rows] @ np.log(c).T
+                      - self.quad[rows] @ (1.0 / c).T) + self.fixed[rows][:, None])
+        return out[:, 0] if scale.ndim == 1 else out
 
     def group(self, rows: np.ndarray, scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Summed precision (M, W, W) and linear term (M, W) of the patients in ``rows``,
@@ -194,8 +197,7 @@ def loglik_given(info: Information, delta_blocks: np.ndarray, scale: np.ndarray 
         c = np.broadcast_to(np.asarray(scale, dtype=float), (K, M))
         slot = info.slot_scale(c)                                                # (K, M, W)
         linear_delta, square_delta, along_delta = delta_blocks / slot, square_delta / slot, delta_blocks / np.sqrt(slot)
-        const = (0.5 * (info.log_det.sum(-1)[:, None] - info.count @ np.log(c).T - info.quad @ (1.0 / c).T)
-                 + info.fixed[:, None])
+        const = info.const_at(c)
     linear = info.h.reshape(n, M * W) @ linear_delta.reshape(K, M * W).T
     diagonal = info.p.reshape(n, M * W) @ square_delta.reshape(K, M * W).T
     along_u = info.u.transpose(1, 0, 2) @ along_delta.transpose(1, 2, 0)       # (M, n, K)
