@@ -29,7 +29,8 @@ loading; an independence Metropolis-Hastings draw of each binary biomarker's
 coefficients (:mod:`~pss_bayes.model.binary_laplace`) and module-wide baseline
 shifts (:mod:`~pss_bayes.model.module_shift`); pooling hyperparameters, variances,
 patient scales (then a move along the ridge between the controls' and the patients'
-variance), weights. There are no divergences; the few random-walk step sizes
+variance), the Dirichlet concentration given the subgroups' sizes (weights integrated
+out), then the weights. There are no divergences; the few random-walk step sizes
 adapt during warm-up. Chains are started from diverse k-means partitions with ``k_max``
 clusters and empty surplus components as they go.
 """
@@ -640,9 +641,9 @@ class GibbsSampler:
             self._draw_patient_scale(s, err)
             for _ in range(self.SPREAD_MOVES):
                 self._move_spread_ridge(s)
-        s.log_weights = _log_dirichlet(rng, s.e0 + counts)
         if mix.sparse:
-            s.e0 = self._update_e0(s.e0, s.log_weights)
+            s.e0 = self._update_e0(s.e0, counts)
+        s.log_weights = _log_dirichlet(rng, s.e0 + counts)
 
     def _draw_patient_scale(self, s: State, err: np.ndarray) -> None:
         """The patient scales from their conditionals.
@@ -773,14 +774,24 @@ class GibbsSampler:
         s.sigma2[cols] *= factor
         s.t_weights[:, cols] = np.where(observed, s.t_weights[:, cols] * factor, 1.0)
 
-    def _update_e0(self, e0: float, log_weights: np.ndarray) -> float:
+    def _update_e0(self, e0: float, counts: np.ndarray) -> float:
+        """Slice-sampling update of the Dirichlet concentration given the component sizes.
+
+        The weights are integrated out: given the labels, ``e0`` has the density of a
+        Dirichlet-multinomial allocation times its Gamma prior,
+        ``Gamma(K e0) / Gamma(N + K e0) prod_k Gamma(n_k + e0) / Gamma(e0)``, and the
+        weights are drawn given it next (a blocked update of both). Given the weights
+        instead, the empty components' (log-weights near ``-1 / e0``) pin ``e0`` to the
+        value that drew them, and the concentration, which sets what a small extra
+        subgroup costs, then moves over hundreds of sweeps.
+        """
         mix, K = self.spec.mixture, self.layout.n_components
-        rate = mix.e0_rate_per_k * K
+        rate, n = mix.e0_rate_per_k * K, counts.sum()
+        occupied = counts[counts > 0]
 
-        def log_target(e: float) -> float:
-            return ((mix.e0_shape - 1) * np.log(e) - rate * e + gammaln(K * e) - K * gammaln(e)
-                    + (e - 1) * log_weights.sum())
+        def log_target(log_e: float) -> float:
+            e = np.exp(log_e)
+            return (mix.e0_shape * log_e - rate * e + gammaln(K * e) - gammaln(n + K * e)
+                    + (gammaln(occupied + e) - gammaln(e)).sum())
 
-        proposal = e0 * np.exp(0.5 * self.rng.standard_normal())
-        log_ratio = log_target(proposal) - log_target(e0) + np.log(proposal) - np.log(e0)
-        return proposal if np.log(self.rng.uniform()) < log_ratio else e0
+        return float(np.exp(slice_sample(log_target, float(np.log(e0)), self.rng)))
