@@ -13,9 +13,10 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pss_bayes.classify.commands import classify_app
-from pss_bayes.errors import PssBayesError
+from pss_bayes.errors import PssBayesError, ResultFileError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Bayesian subgroup discovery in primary Sjögren's syndrome.")
@@ -49,9 +50,10 @@ def simulate(
     if not quiet:
         console.print(f"Simulated cohort (preset '{preset}', seed {seed}): "
                       f"{sim.cohort.n_patients} patients, {sim.cohort.n_controls} controls, "
-                      f"{len(sim.cohort.markers)} biomarkers, {sim.n_subgroups} true subgroups.")
+                      f"{len(sim.cohort.markers)} biomarkers, {sim.n_subgroups} true subgroups.",
+                      markup=False, highlight=False)
         for path in paths:
-            console.print(f"  wrote {path}")
+            console.print(f"  wrote {path}", markup=False, highlight=False)
 
 
 MARKERS_OPT = typer.Option(None, help="Markers file (CSV: biomarker, module, kind).")
@@ -118,22 +120,26 @@ def fit(
     from pss_bayes.inference import fit as fit_model
     from pss_bayes.model.spec import load_spec
 
+    if out.exists() and not out.is_dir():
+        raise ResultFileError(f"--out '{out}' is a file; give a folder for the fit's files")
     spec = load_spec(model)
     data = _load(cohort, markers, covariates, batch, patient_label, control_label, drop_missing_covariates)
     result = fit_model(data, spec, seed=seed, draws=draws, tune=tune, chains=chains, extensions=extensions,
                        n_jobs=jobs, k=k, progress=not quiet)
     write_fit_dir(result, out, command=_invocation)
     diag = result.diagnostics()
+    if "k_note" in result.run_info:
+        err_console.print(f"[bold red]WARNING:[/bold red] {escape(result.run_info['k_note'])}", highlight=False)
     if not quiet:
-        console.print(result.summary(), highlight=False)
-        console.print(f"Files written to {out}/")
+        console.print(result.summary(), markup=False, highlight=False)
+        console.print(f"Files written to {out}/", markup=False, highlight=False)
     if not diag.converged:
         err_console.print("[bold red]WARNING: the fit did not pass its convergence checks[/bold red] "
-                          f"(see {out}/diagnostics.json):", highlight=False)
+                          f"(see {escape(str(out))}/diagnostics.json):", highlight=False)
         for warning in diag.warnings:
-            err_console.print(f"  - {warning}", highlight=False)
+            err_console.print(f"  - {warning}", markup=False, highlight=False)
     for warning in diag.model_warnings:
-        err_console.print(f"[bold red]WARNING:[/bold red] {warning}", highlight=False)
+        err_console.print(f"[bold red]WARNING:[/bold red] {escape(warning)}", highlight=False)
     if strict and not diag.converged:
         sys.exit(3)
 
@@ -185,7 +191,7 @@ def compare_models(
     result.write(out, command=_invocation)
     if not quiet:
         console.print(result.verdict.replace("**", ""), highlight=False, markup=False)
-        console.print(f"Files written to {out}/")
+        console.print(f"Files written to {out}/", markup=False, highlight=False)
 
 
 @app.command()
@@ -217,12 +223,12 @@ def sensitivity(
                              n_jobs=jobs, scheduler=scheduler, resume=resume, progress=not quiet)
     if not quiet:
         console.print(result.summary, markup=False, highlight=False, soft_wrap=True)
-        console.print(f"Files written to {out}/")
+        console.print(f"Files written to {out}/", markup=False, highlight=False)
     failed = result.stability.query("status == 'failed'")["variant"].tolist()
     if failed:
-        err_console.print(f"[bold red]WARNING:[/bold red] {len(failed)} variant(s) failed: {', '.join(failed)} "
-                          f"(errors in {out}/variants/NAME/ERROR.txt; rerun with --resume to retry them)",
-                          highlight=False)
+        err_console.print(f"[bold red]WARNING:[/bold red] {len(failed)} variant(s) failed: "
+                          + escape(f"{', '.join(failed)} (errors in {out}/variants/NAME/ERROR.txt; rerun with "
+                                   "--resume to retry them)"), highlight=False)
 
 
 @app.command()
@@ -280,7 +286,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     try:
         app(args=argv, prog_name="pss-bayes")
     except PssBayesError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except SystemExit as exc:
         if exc.code not in (0, None):

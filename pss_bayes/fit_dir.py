@@ -56,6 +56,8 @@ def write_fit_dir(result: FitResult, out: str | Path, command: list[str] | None 
     spread = result.patient_spread()
     if len(spread):
         table("patient_spread.csv", spread)
+    elif (out / "patient_spread.csv").exists():          # left by an earlier fit into the same folder
+        (out / "patient_spread.csv").unlink()
     path = out / "diagnostics.json"
     path.write_text(json.dumps(diag.to_dict(), indent=2) + "\n")
     written.append(path)
@@ -81,9 +83,11 @@ def write_fit_dir(result: FitResult, out: str | Path, command: list[str] | None 
         "design": result.design.to_dict(),
         "k_reported": result.k,
         "memberships_conditional_on_k": conditional,
-        "membership_note": (f"Memberships, effects and module effects are conditional on K={result.k}, the "
-                            "posterior mode of the number of non-empty subgroups; n_subgroups.csv carries "
-                            "the uncertainty in K." if conditional else
+        "membership_note": (f"Memberships, effects and module effects are conditional on K={result.k}, "
+                            + ("the number of non-empty subgroups requested"
+                               if result.run_info.get("k_requested") == result.k and "k_note" not in result.run_info
+                               else "the posterior mode of the number of non-empty subgroups")
+                            + "; n_subgroups.csv carries the uncertainty in K." if conditional else
                             f"All posterior draws had K={result.k} non-empty subgroups."),
         "converged": diag.converged,
         "warnings": diag.warnings,

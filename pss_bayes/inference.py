@@ -17,10 +17,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from pss_bayes import __version__
 from pss_bayes.data.cohort import Cohort
+from pss_bayes.errors import SpecError
 from pss_bayes.model.chain import Chain, join_traces
 from pss_bayes.model.design import prepare, spread_modules
 from pss_bayes.model.spec import ModelSpec, load_spec
 from pss_bayes.posterior.assemble import build_inference_data, relabel_traces, stack_chains
+from pss_bayes.posterior.relabel import k_posterior
 from pss_bayes.result import FitResult, diagnose_fit
 
 _PROGRESS_EVERY = 25
@@ -43,6 +45,29 @@ def _chain_worker(args: tuple) -> tuple[dict[str, np.ndarray], Chain]:
 def chain_seeds(seed: int, chains: int) -> list[int]:
     """Independent per-chain seeds derived from one user seed."""
     return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(chains)]
+
+
+def check_settings(spec: ModelSpec, *, seed: int, draws: int, tune: int, chains: int, thin: int,
+                   extensions: int, k: int | None) -> None:
+    """Refuse sampler settings no fit can run with, before any sampling.
+
+    Raises
+    ------
+    SpecError
+        Naming the setting (and its command-line option) and the values it accepts.
+    """
+    for name, value, least in (("seed", seed, 0), ("draws", draws, 1), ("tune", tune, 0),
+                               ("chains", chains, 1), ("thin", thin, 1), ("extensions", extensions, 0)):
+        if not isinstance(value, (int, np.integer)) or value < least:
+            raise SpecError(f"{name} (--{name}) must be a whole number of at least {least}, not {value!r}")
+    if k is None:
+        return
+    mixture = spec.mixture
+    if mixture.sparse and not 1 <= k <= mixture.k_max:
+        raise SpecError(f"k (--k) must be between 1 and the spec's mixture.k_max ({mixture.k_max}), not {k}")
+    if not mixture.sparse and k != mixture.fixed_k:
+        raise SpecError(f"k (--k) = {k}, but the spec fixes the number of subgroups at {mixture.fixed_k}: "
+                        "leave --k out, or fit a spec with a sparse mixture")
 
 
 def fit(cohort: Cohort, spec: ModelSpec | str = "default", *, seed: int = 0, draws: int | None = None,
@@ -68,21 +93,27 @@ def fit(cohort: Cohort, spec: ModelSpec | str = "default", *, seed: int = 0, dra
         Chains run in parallel processes (default: as many as cores, at most one per chain).
     k
         Report subgroups conditional on this number of non-empty components instead
-        of the posterior mode (sparse mixtures only).
+        of the posterior mode (sparse mixtures only). When no draw has ``k``, the
+        posterior mode is reported instead and ``run_info`` says so
+        (``k_requested``, ``k_note``).
     progress
         Show a progress bar, and say on the terminal when chains are continued.
 
     Returns
     -------
     FitResult
+
+    Raises
+    ------
+    SpecError
+        When a sampler setting or ``k`` is out of range (before any sampling).
     """
     spec = load_spec(spec) if isinstance(spec, (str, os.PathLike)) else spec
     s = spec.sampler
-    draws, tune = draws or s.draws, s.tune if tune is None else tune
-    chains, thin = chains or s.chains, thin or s.thin
+    draws, tune = s.draws if draws is None else draws, s.tune if tune is None else tune
+    chains, thin = s.chains if chains is None else chains, s.thin if thin is None else thin
     extensions = s.extensions if extensions is None else extensions
-    if extensions < 0:
-        raise ValueError(f"extensions must be 0 or more, not {extensions}")
+    check_settings(spec, seed=seed, draws=draws, tune=tune, chains=chains, thin=thin, extensions=extensions, k=k)
     data, scaling, design = prepare(cohort, spec)
     n_jobs = max(1, min(chains, n_jobs or os.cpu_count() or 1))
     attrs = {"spec": json.dumps(spec.to_dict()), "pss_bayes_version": __version__,
@@ -93,7 +124,8 @@ def fit(cohort: Cohort, spec: ModelSpec | str = "default", *, seed: int = 0, dra
     continued: list[dict[str, Any]] = []
     kept = draws
     while True:
-        idata = _posterior(traces, data, spec, attrs, k)
+        k_note = _k_unavailable(traces, k) if spec.mixture.sparse else None
+        idata = _posterior(traces, data, spec, attrs, None if k_note else k)
         diag = diagnose_fit(idata, spec)
         if diag.converged or len(continued) == extensions:
             break
@@ -108,9 +140,26 @@ def fit(cohort: Cohort, spec: ModelSpec | str = "default", *, seed: int = 0, dra
                                 "continued": continued, "n_jobs": n_jobs, "engine": "gibbs",
                                 "timings": {"sampling_seconds": round(sampling_seconds, 2),
                                             "total_seconds": round(time.perf_counter() - started, 2)}}
+    if k is not None:
+        run_info["k_requested"] = k
+    if k_note:
+        run_info["k_note"] = k_note
     result = FitResult(idata=idata, cohort=cohort, spec=spec, scaling=scaling, design=design, run_info=run_info)
     result._diagnostics = diag            # the checks just run on these draws (a cached property)
     return result
+
+
+def _k_unavailable(traces: list[dict[str, np.ndarray]], k: int | None) -> str | None:
+    """Why the subgroups cannot be reported conditional on ``k`` (no draw has it), or ``None``."""
+    if k is None:
+        return None
+    probability = k_posterior(np.stack([t["counts"] for t in traces]))
+    if probability.get(k, 0.0) > 0.0:
+        return None
+    seen = ", ".join(f"{value} ({p:.2f})" for value, p in sorted(probability.items()))
+    return (f"No posterior draw has K={k} non-empty subgroups (draws by K: {seen}), so the subgroups are "
+            f"reported at the posterior mode instead of K={k}. Fit a spec with mixture.fixed_k = {k} to "
+            "force that number.")
 
 
 def _posterior(traces: list[dict[str, np.ndarray]], data, spec: ModelSpec, attrs: dict[str, str],

@@ -69,3 +69,34 @@ def test_unknown_model_name(cohort_dir, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(_fit_args(cohort_dir, tmp_path / "fit", "--model", "nope"))
     assert "no model spec named 'nope'" in capsys.readouterr().err
+
+
+def test_fit_refuses_impossible_options_before_sampling(cohort_dir, tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    for extra, message in ((["--draws", "0"], "draws (--draws) must be a whole number of at least 1"),
+                           (["--seed", "-1"], "seed (--seed)"), (["--k", "11"], "k (--k) must be between 1")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(_fit_args(cohort_dir, tmp_path / "fit", *extra))
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(_fit_args(cohort_dir, tmp_path / "afile"))
+    assert exit_info.value.code == 2 and "is a file; give a folder" in capsys.readouterr().err
+
+
+def test_error_messages_keep_their_brackets(cohort_dir, tmp_path, capsys):
+    """A spec error names its [section]; the terminal must not read it as markup."""
+    spec = tmp_path / "bad.toml"
+    spec.write_text("[mixture]\nfoo = 1\n")
+    with pytest.raises(SystemExit):
+        main(_fit_args(cohort_dir, tmp_path / "fit", "--model", str(spec)))
+    assert "unknown key(s) ['foo'] in [mixture]" in capsys.readouterr().err
+
+
+def test_refit_into_a_folder_removes_files_the_new_fit_does_not_write(cohort_dir, tmp_path):
+    out = tmp_path / "fit"
+    out.mkdir()
+    (out / "patient_spread.csv").write_text("left by an earlier fit\n")
+    main(_fit_args(cohort_dir, out, "--quiet", "--model", "equal_spread", "--extensions", "0"))
+    assert (out / "membership.csv").exists() and not (out / "patient_spread.csv").exists()

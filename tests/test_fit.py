@@ -87,9 +87,77 @@ def test_converged_fit_is_not_continued(tiny_sim, monkeypatch):
     assert result.run_info["continued"] == [] and result.idata.posterior.sizes["draw"] == 20
 
 
-def test_negative_extensions_refused(tiny_sim):
-    with pytest.raises(ValueError, match="extensions"):
-        fit(tiny_sim.cohort, "default", draws=5, tune=5, chains=1, extensions=-1, progress=False)
+@pytest.mark.parametrize("setting, message", [
+    ({"extensions": -1}, "extensions"), ({"draws": 0}, "draws"), ({"chains": 0}, "chains"),
+    ({"tune": -1}, "tune"), ({"thin": 0}, "thin"), ({"seed": -1}, "seed"),
+    ({"k": 0}, "between 1 and"), ({"k": 11}, "between 1 and"),
+])
+def test_impossible_settings_refused_before_sampling(tiny_sim, setting, message, monkeypatch):
+    from pss_bayes.errors import SpecError
+    from pss_bayes.inference import _ChainRunner
+
+    monkeypatch.setattr(_ChainRunner, "start", lambda *a, **k: pytest.fail("sampling started"))
+    with pytest.raises(SpecError, match=message):
+        fit(tiny_sim.cohort, "default", **{"draws": 5, "tune": 5, "chains": 1, **setting}, progress=False)
+
+
+def test_k_other_than_a_fixed_k_refused(tiny_sim):
+    from pss_bayes.errors import SpecError
+    from pss_bayes.model.spec import load_spec
+
+    with pytest.raises(SpecError, match="fixes the number of subgroups at 2"):
+        fit(tiny_sim.cohort, load_spec("default").replace(mixture={"fixed_k": 2}), k=3, draws=5, tune=5,
+            chains=1, progress=False)
+
+
+def test_requested_k_without_draws_falls_back_to_the_mode(tiny_sim, tmp_path):
+    """No draw has ten subgroups: the fit reports the posterior mode and says so instead of failing."""
+    import json
+
+    from pss_bayes.fit_dir import write_fit_dir
+
+    result = fit(tiny_sim.cohort, "default", seed=2, draws=20, tune=20, chains=1, extensions=0, k=10,
+                 progress=False)
+    mode = int(result.n_subgroups().set_index("k")["probability"].idxmax())
+    assert result.k == mode != 10
+    assert result.run_info["k_requested"] == 10 and "No posterior draw has K=10" in result.run_info["k_note"]
+    assert "No posterior draw has K=10" in result.summary()
+    write_fit_dir(result, tmp_path)
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["k_requested"] == 10 and "posterior mode" in run["membership_note"]
+
+
+def test_requested_k_is_named_in_the_membership_note(tiny_sim, tmp_path):
+    import json
+
+    from pss_bayes.fit_dir import write_fit_dir
+
+    result = fit(tiny_sim.cohort, "default", seed=2, draws=30, tune=30, chains=1, extensions=0, progress=False)
+    k_table = result.n_subgroups().set_index("k")["probability"]
+    other = int(k_table.drop(k_table.idxmax()).idxmax()) if len(k_table) > 1 else int(k_table.idxmax())
+    chosen = fit(tiny_sim.cohort, "default", seed=2, draws=30, tune=30, chains=1, extensions=0, k=other,
+                 progress=False)
+    assert chosen.k == other and "k_note" not in chosen.run_info
+    write_fit_dir(chosen, tmp_path)
+    note = json.loads((tmp_path / "run.json").read_text())["membership_note"]
+    assert (f"conditional on K={other}, the number of non-empty subgroups requested" in note) == (len(k_table) > 1)
+
+
+def test_binary_markers_alone_fit(tiny_sim):
+    """A cohort of binary markers only starts its chains from a partition of those markers."""
+    cohort = tiny_sim.cohort
+    binary = [name for name, b in zip(cohort.biomarker_names, cohort.markers.is_binary) if b]
+    assert binary
+    from pss_bayes import cohort_from_frame
+
+    frame = cohort.to_frame()
+    markers = cohort.markers.to_frame()
+    only = cohort_from_frame(frame.drop(columns=[c for c in cohort.biomarker_names if c not in binary]),
+                             markers[markers["biomarker"].isin(binary)], covariates=("age", "sex"),
+                             batch="centre")
+    result = fit(only, "default", seed=1, draws=20, tune=20, chains=1, extensions=0, progress=False)
+    assert np.isfinite(result.idata.sample_stats["log_likelihood"].to_numpy()).all()
+    assert set(result.effects()["biomarker"]) == set(binary)
 
 
 @pytest.mark.parametrize("spec", ["normal", "diagonal"])

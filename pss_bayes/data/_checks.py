@@ -40,6 +40,9 @@ def check_groups(frame: pd.DataFrame, ids: np.ndarray, origin: Origin, patient_l
                  control_label: str) -> np.ndarray:
     """``True`` for patients, ``False`` for controls; labels compared ignoring case and spaces."""
     patient, control = patient_label.strip().casefold(), control_label.strip().casefold()
+    if not patient or not control:
+        raise CohortError("the patient and control labels must not be empty; pass the labels the group column "
+                          "uses with --patient-label and --control-label.")
     if patient == control:
         raise CohortError(f"the patient and control labels are the same ('{patient_label}'); pass "
                           "different --patient-label and --control-label values.")

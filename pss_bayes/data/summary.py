@@ -65,10 +65,19 @@ def data_warnings(cohort: Cohort) -> tuple[str, ...]:
     model's assumptions (:func:`pss_bayes.data.assumptions.assumption_warnings`:
     co-variation across modules or beyond one activity per module, skewness) and
     batch levels (centres) with patients but no controls (their offset is confounded
-    with the subgroups).
+    with the subgroups); covariates whose effect the controls cannot measure (one value
+    among them, or levels only patients have) or that look like numbers read as text
+    (:func:`_covariate_warnings`), and continuous biomarkers whose values are all 0 or 1.
     """
     messages = []
     messages.extend(assumption_warnings(cohort))
+    messages.extend(_covariate_warnings(cohort))
+    values = cohort.values[:, ~cohort.markers.is_binary]
+    for name, column in zip(np.asarray(cohort.biomarker_names)[~cohort.markers.is_binary], values.T):
+        observed = column[~np.isnan(column)]
+        if len(observed) and np.isin(observed, (0.0, 1.0)).all():
+            messages.append(f"biomarker '{name}' is declared continuous but takes only the values 0 and 1; "
+                            "declare kind = binary for it in the markers file.")
     positivity = _positivity(cohort)
     for row in positivity.itertuples(index=False):
         if row.positive_controls in (0.0, 1.0):
@@ -86,6 +95,42 @@ def data_warnings(cohort: Cohort) -> tuple[str, ...]:
             if fraction > HIGH_MISSINGNESS:
                 messages.append(f"biomarker '{row.biomarker}' is missing for {fraction:.0%} of {group}.")
     return tuple(messages)
+
+
+#: A categorical covariate with more levels than this, and than a fifth of the subjects, is said to
+#: look like a measurement read as text.
+_MANY_LEVELS = 10
+
+
+def _covariate_warnings(cohort: Cohort) -> list[str]:
+    """Covariates the controls cannot reference: constant among them, or categorical levels that only
+    patients have (the effect is then confounded with the subgroups); and categorical covariates
+    with so many levels that they are likely numbers written with text (e.g. '52 y')."""
+    messages = []
+    frame = cohort.covariate_frame()
+    controls = ~cohort.is_patient
+    for name in frame.columns:
+        column = frame[name]
+        among_controls = column[controls].dropna()
+        if among_controls.nunique() == 1:
+            messages.append(f"covariate '{name}' takes one value among the healthy controls "
+                            f"('{among_controls.iloc[0]}'), so its effect cannot be measured on them and is "
+                            "confounded with the patients' subgroups; consider leaving it out.")
+        if pd.api.types.is_numeric_dtype(column):
+            continue
+        levels = column.nunique()
+        if levels > max(_MANY_LEVELS, len(column) / 5):
+            messages.append(f"covariate '{name}' is read as categorical with {levels} levels (e.g. "
+                            f"'{column.dropna().iloc[0]}'); if it is a measurement, write every value as a "
+                            "plain number so that it is read as one.")
+            continue
+        only_patients = sorted(set(column[~controls].dropna().astype(str)) - set(among_controls.astype(str)))
+        if only_patients and among_controls.nunique() > 1:
+            shown = ", ".join(f"'{v}'" for v in only_patients[:3]) + (
+                f" ({len(only_patients)} in all)" if len(only_patients) > 3 else "")
+            messages.append(f"covariate '{name}': level(s) {shown} only among patients, so their effect "
+                            "cannot be measured on the controls and is confounded with the patients' subgroups.")
+    return messages
 
 
 @dataclass(frozen=True, eq=False)

@@ -106,7 +106,10 @@ def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, max_rhat: float = 
     if not np.isnan(worst_rhat) and worst_rhat > max_rhat:
         warnings.append(f"R-hat reaches {worst_rhat:.3f} (at {rhat_at}), above {max_rhat}: the chains "
                         "have not mixed. Run more draws and warm-up, or inspect the chains.")
-    if np.isnan(worst_ess) or worst_ess < min_ess:
+    if np.isnan(worst_ess):
+        warnings.append(f"Bulk effective sample size cannot be computed from {keep.shape[1]} draws per chain: "
+                        "run more draws.")
+    elif worst_ess < min_ess:
         warnings.append(f"Bulk effective sample size is only {worst_ess:.0f} (at {ess_at}), below "
                         f"{min_ess}: estimates are noisy. Run more draws.")
     divergences = int(sample_stats["diverging"].to_numpy().sum()) if "diverging" in sample_stats else 0

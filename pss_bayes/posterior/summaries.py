@@ -57,7 +57,7 @@ def membership_table(posterior: xr.Dataset, prob: float = HDI_PROB) -> pd.DataFr
     lo, hi = np.quantile(draws, [tail, 1 - tail], axis=0)
     subgroups = [str(s) for s in posterior["subgroup"].to_numpy()]
     with np.errstate(divide="ignore", invalid="ignore"):
-        entropy = -np.nansum(np.where(mean > 0, mean * np.log(mean), 0.0), axis=1)
+        entropy = 0.0 - np.nansum(np.where(mean > 0, mean * np.log(mean), 0.0), axis=1)   # never -0.0
     table = pd.DataFrame({"subject_id": posterior["subject"].to_numpy().astype(str),
                           "subgroup": np.array(subgroups)[mean.argmax(1)].astype(int),
                           "p_max": mean.max(1), "entropy": entropy})

@@ -18,6 +18,8 @@ def summary_text(result: "FitResult", top: int = 3) -> str:
     k_text = ", ".join(f"K={int(r.k)}: {r.probability:.2f}" for r in k_table.itertuples())
     lines.append(f"Posterior over the number of subgroups: {k_text}")
     lines.append(f"Subgroups reported: {result.k} (memberships are conditional on K={result.k})")
+    if "k_note" in result.run_info:
+        lines.append(f"Note: {result.run_info['k_note']}")
     members = result.membership()
     confident = int((members["p_max"] >= CONFIDENT).sum())
     lines.append(f"Patients: {len(members)}; confidently assigned (p_max >= {CONFIDENT}): {confident}; "

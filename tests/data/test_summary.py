@@ -229,3 +229,44 @@ def test_warning_for_a_factor_shared_across_modules():
     pairs = cross_module_pairs(cohort)
     assert len(pairs) > 100 and (pairs["module_a"] != pairs["module_b"]).all()
     assert pairs["r"].between(0.2, 0.6).all()          # about 0.64 / 1.64 = 0.39 each
+
+
+def _warnings_of(frame, markers, **options) -> tuple[str, ...]:
+    with pytest.warns(CohortWarning):
+        return summarise(cohort_from_frame(frame, markers, **options)).warnings
+
+
+def test_warning_for_a_covariate_constant_among_controls(frame, markers):
+    frame = frame.copy()
+    frame.loc[frame["group"] == "control", "sex"] = "F"
+    found = _warnings_of(frame, markers, covariates=("age", "sex"))
+    assert any("covariate 'sex' takes one value among the healthy controls ('F')" in w for w in found)
+
+
+def test_warning_for_covariate_levels_only_patients_have(frame, markers):
+    frame = frame.copy()
+    frame.loc[:2, "sex"] = "X"                                        # three patients
+    found = _warnings_of(frame, markers, covariates=("sex",))
+    assert any("covariate 'sex': level(s) 'X' only among patients" in w for w in found)
+
+
+def test_warning_for_a_measurement_written_with_text(frame, markers):
+    frame = frame.copy()
+    frame["age"] = [f"{a:.0f} y" for a in frame["age"]]
+    found = _warnings_of(frame, markers, covariates=("age",))
+    assert any("covariate 'age' is read as categorical" in w and "plain number" in w for w in found)
+    assert not any("only among patients" in w for w in found)     # one warning says it, not two
+
+
+def test_warning_for_a_zero_one_marker_declared_continuous(frame, markers):
+    markers = markers.copy()
+    markers.loc[markers["biomarker"] == BINARY_MARKER, "kind"] = "continuous"
+    found = _warnings_of(frame, markers)
+    assert any(f"biomarker '{BINARY_MARKER}' is declared continuous but takes only the values 0 and 1" in w
+               for w in found)
+
+
+def test_no_covariate_warnings_on_simulated_cohorts():
+    for preset in ("default", "tiny"):
+        cohort = simulate_cohort(preset=preset, seed=1).cohort
+        assert not [w for w in summarise(cohort).warnings if "covariate" in w or "declared continuous" in w]

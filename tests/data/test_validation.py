@@ -215,6 +215,8 @@ def test_empty_group_label(frame, write):
 def test_same_patient_and_control_label(frame, write):
     with raises("patient and control labels are the same"):
         load_cohort(write(frame), patient_label="pSS", control_label="PSS")
+    with raises("labels must not be empty"):
+        load_cohort(write(frame), patient_label=" ", control_label="control")
 
 
 @pytest.mark.parametrize("label, missing", [("pSS", "healthy controls"), ("control", "patients")])

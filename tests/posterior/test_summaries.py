@@ -63,6 +63,14 @@ def test_membership_table_columns_and_values():
     assert (table["entropy"] >= 0).all() and (table["entropy"] <= np.log(3) + 1e-9).all()
 
 
+def test_certain_membership_has_entropy_zero_not_minus_zero():
+    post, _, _ = fake_posterior(np.random.default_rng(1))
+    post["membership"][:] = 0.0
+    post["membership"][..., 0] = 1.0
+    entropy = membership_table(post)["entropy"].to_numpy()
+    assert (entropy == 0.0).all() and not np.signbit(entropy).any()
+
+
 def test_effect_tables_ignore_dropped_draws():
     rng = np.random.default_rng(1)
     post, _, _ = fake_posterior(rng, nan_draws=100)
@@ -125,3 +133,11 @@ def test_k_at_the_ceiling_of_a_sparse_mixture_is_a_model_warning():
     at_ceiling = diagnose(post, stats, k_max=k)
     assert at_ceiling.model_warnings and "every component the model has" in at_ceiling.model_warnings[0]
     assert at_ceiling.converged == diagnose(post, stats).converged        # not a convergence failure
+
+
+def test_effective_sample_size_that_cannot_be_computed_is_said_plainly():
+    post, stats, _ = fake_posterior(np.random.default_rng(6), draws=1)
+    diag = diagnose(post, stats)
+    assert not diag.converged
+    assert any("cannot be computed from 1 draws per chain" in w for w in diag.warnings)
+    assert not any("nan" in w for w in diag.warnings)
