@@ -49,8 +49,11 @@ def train(
     console.print(f"Panel ({len(model.panel_)} biomarkers): {', '.join(model.panel_)}", highlight=False)
     console.print("Agreement with the full model by panel size (cross-validated on training patients):",
                   highlight=False)
-    console.print(model.panel_curve_.to_string(index=False, float_format="{:.3f}".format), highlight=False,
-                  markup=False)
+    console.print(model.panel_curve_.to_string(index=False, float_format="{:.3f}".format, na_rep="n/a"),
+                  highlight=False, markup=False)
+    if model.panel_curve_[["agreement", "log_loss"]].isna().any(axis=None):
+        console.print("n/a: no patient has every biomarker of that row measured, so it cannot be judged (nothing is "
+                      "imputed for a patient being predicted).", highlight=False)
     cal = model.calibration_
     console.print(f"Calibration on {cal['n_heldout']} held-out patients: temperature {model.temperature_:.2f}, "
                   f"ECE {cal['ece_uncalibrated']:.3f} before, {cal['ece']:.3f} after.", highlight=False)

@@ -14,7 +14,10 @@ panel on the patients it is judged on:
   out-of-fold probabilities ``mean_m softmax(logits_m / T)``.
 
 Held-out patients with a missing value in the columns at hand are left out of
-that estimate (nothing is imputed for a patient being predicted).
+that estimate (nothing is imputed for a patient being predicted). A curve row
+that no patient has every biomarker of cannot be estimated (NaN): with missing
+values scattered over the patients, this is typically the row of every
+biomarker.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pss_bayes.classify.ensemble import class_statistics, fit_ensemble, fit_soft
 from pss_bayes.classify.panel import greedy_order
 from pss_bayes.classify.splits import stratified_folds
 from pss_bayes.classify.training import TrainingData
+from pss_bayes.errors import ClassifierError
 
 #: Number of folds of the cross-fitting.
 N_FOLDS = 5
@@ -78,8 +82,15 @@ def cross_fit(data: TrainingData, rows: np.ndarray, candidates: Sequence[int], s
     -------
     curve : pandas.DataFrame
         ``size``, ``added`` (``all`` for the last row, every biomarker),
-        ``agreement`` and ``log_loss`` (soft, nats), out of fold.
+        ``agreement`` and ``log_loss`` (soft, nats), out of fold; both NaN in
+        a row that no patient has every biomarker of.
     temperature : float
+
+    Raises
+    ------
+    ClassifierError
+        If no patient has every biomarker of its fold's panel, so that the
+        temperature cannot be fitted.
     """
     targets, k = data.targets[rows], data.draws.shape[2]
     folds = stratified_folds(targets.argmax(1), min(N_FOLDS, len(rows)), rng)
@@ -98,11 +109,23 @@ def cross_fit(data: TrainingData, rows: np.ndarray, candidates: Sequence[int], s
         ensemble = fit_ensemble(data.X[fit][:, chosen], data.draws[:, fit], data.is_binary[chosen], n_members, C, rng)
         logits[:, complete] = ensemble.logits(data.X[rows[complete]][:, chosen])
     names = [data.feature_names[j] for j in order] + ["all"]
-    curve = []
-    for s, added in enumerate(names):
-        kept = np.isfinite(proba[s]).all(1)
-        curve.append({"size": s + 1 if added != "all" else data.X.shape[1], "added": added,
-                      "agreement": float((proba[s, kept].argmax(1) == targets[kept].argmax(1)).mean()),
-                      "log_loss": soft_log_loss(proba[s, kept], targets[kept])})
+    curve = [{"size": s + 1 if added != "all" else data.X.shape[1], "added": added, **_judged(proba[s], targets)}
+             for s, added in enumerate(names)]
     kept = np.isfinite(logits[0]).all(1)
+    if not kept.any():
+        raise ClassifierError(f"none of the {len(rows)} training patients has every biomarker of the panel "
+                              "measured, so the probabilities cannot be calibrated; choose a panel of "
+                              "biomarkers measured together in more patients")
     return pd.DataFrame(curve), fit_temperature(logits[:, kept], targets[kept])
+
+
+def _judged(proba: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """Agreement and soft log loss over the patients with probabilities (rows without NaN).
+
+    Both are NaN when no patient has them: the statistic is undefined, not zero.
+    """
+    kept = np.isfinite(proba).all(1)
+    if not kept.any():
+        return {"agreement": np.nan, "log_loss": np.nan}
+    return {"agreement": float((proba[kept].argmax(1) == targets[kept].argmax(1)).mean()),
+            "log_loss": soft_log_loss(proba[kept], targets[kept])}

@@ -10,7 +10,8 @@ Layout (``schema_version`` 1)::
     {temperature, n_heldout, ece_uncalibrated, ece}, conformal {thresholds},
     ood {subgroups, shares, control, atypical_threshold,
     control_log_bayes_factor}, panel_curve [{size, added, agreement,
-    log_loss}], training {data_hash, source, n_patients, n_train, n_heldout,
+    log_loss}] (null agreement and log loss for a row no patient could be
+    judged on), training {data_hash, source, n_patients, n_train, n_heldout,
     n_draws}, sha256.
 
 ``sha256`` is the hash of everything else (canonical JSON: sorted keys, no
@@ -57,6 +58,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _curve_records(curve: pd.DataFrame) -> list[dict[str, Any]]:
+    """The panel curve as JSON records; an undefined statistic (NaN) becomes null."""
+    return [{k: None if pd.isna(v) else _plain(v) for k, v in row.items()} for row in curve.to_dict("records")]
+
+
 def classifier_to_dict(model: SubgroupClassifier) -> dict[str, Any]:
     """The file's content (without the checksum) for a fitted classifier."""
     from pss_bayes.fit_dir import versions
@@ -75,7 +81,7 @@ def classifier_to_dict(model: SubgroupClassifier) -> dict[str, Any]:
         "calibration": {"temperature": model.temperature_, **model.calibration_},
         "conformal": {"thresholds": model.conformal_thresholds_.tolist()},
         "ood": model.ood_.to_dict(),
-        "panel_curve": [{k: _plain(v) for k, v in row.items()} for row in model.panel_curve_.to_dict("records")],
+        "panel_curve": _curve_records(model.panel_curve_),
         "training": dict(model.training_),
     }
 
@@ -159,7 +165,8 @@ def _rebuild(content: dict[str, Any]) -> SubgroupClassifier:
     model.calibration_ = {key: value for key, value in content["calibration"].items() if key != "temperature"}
     model.conformal_thresholds_ = thresholds
     model.ood_ = OutlierDetector.from_dict(content["ood"], binary)
-    model.panel_curve_ = pd.DataFrame(content["panel_curve"], columns=["size", "added", "agreement", "log_loss"])
+    curve = pd.DataFrame(content["panel_curve"], columns=["size", "added", "agreement", "log_loss"])
+    model.panel_curve_ = curve.astype({"agreement": float, "log_loss": float})   # null: undefined (NaN)
     model.training_ = dict(content["training"])
     return model
 

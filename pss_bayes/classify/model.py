@@ -107,7 +107,8 @@ class SubgroupClassifier(ClassifierMixin, BaseEstimator):
         Whether each panel biomarker is binary (0/1).
     panel_curve_ : DataFrame
         Cross-fitted agreement with the full model per panel size
-        (see :func:`pss_bayes.classify.crossfit.cross_fit`).
+        (see :func:`pss_bayes.classify.crossfit.cross_fit`); NaN in a row that
+        no patient has every biomarker of (null in the saved file).
     scaling_ : ControlScaling or None
         The fit's control-referenced scaling of the panel (``None``: ``X`` used as given).
     ensemble_ : Ensemble
@@ -190,10 +191,14 @@ class SubgroupClassifier(ClassifierMixin, BaseEstimator):
         candidates, size = panels.candidate_columns(data, self.panel, self.panel_size)
         columns = panels.choose_panel(data, train, candidates, size, self.C, rng)
         x = data.X[:, columns]
-        complete_held = held[np.isfinite(x[held]).all(1)]
-        if len(complete_held) == 0:
-            raise ClassifierError(f"too few patients ({len(x)}) to hold out a calibration set with complete "
-                                  "panel values; use more patients or a larger calibration_fraction")
+        complete = np.isfinite(x).all(1)
+        if not complete[train].any() or not complete[held].any():
+            raise ClassifierError(f"{int(complete.sum())} of {len(x)} patients have every panel biomarker "
+                                  f"({', '.join(data.feature_names[j] for j in columns)}) measured: too few to "
+                                  "train on some and hold out a calibration set of others; use more patients, a "
+                                  "panel of biomarkers measured together in more of them, or a larger "
+                                  "calibration_fraction")
+        complete_held = held[complete[held]]
         is_binary = data.is_binary[columns]
         draws = data.draws[:, train]
         self.ensemble_ = fit_ensemble(x[train], draws, is_binary, self.n_members, self.C, rng)

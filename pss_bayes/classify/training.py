@@ -74,8 +74,19 @@ class TrainingData:
 
 
 def from_result(result: FitResult, patients: Sequence[str] | None = None) -> TrainingData:
-    """Training data from a fitted mixture, optionally restricted to some patients."""
+    """Training data from a fitted mixture, optionally restricted to some patients.
+
+    Raises
+    ------
+    ClassifierError
+        If the fit has a single subgroup, or ``patients`` names a subject that
+        is not one of its patients.
+    """
     posterior = result.idata.posterior
+    if posterior.sizes["subgroup"] < 2:
+        raise ClassifierError("the fit has a single subgroup (K = 1): every patient belongs to it, so there is "
+                              "nothing to classify new patients into; a classifier needs a fit with at least two "
+                              "subgroups")
     ids = posterior["subject"].to_numpy().astype(str)
     draws = kept_draws(posterior["membership"]).astype(float)
     if patients is not None:

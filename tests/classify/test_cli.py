@@ -1,5 +1,8 @@
 """``pss-bayes classify train`` and ``predict`` end to end on the tiny fit."""
 
+import json
+import re
+
 import pandas as pd
 import pytest
 
@@ -84,3 +87,22 @@ def test_train_refuses_contradictory_options_and_bad_files(fit_dir, tmp_path, ca
     err = _exit_message(capsys, ["classify", "predict", str(bad), str(tmp_path / "x.csv"), "--out",
                                  str(tmp_path / "p.csv")])
     assert "not a pss_bayes classifier file" in err
+
+
+def test_train_on_patients_each_missing_a_biomarker_marks_the_undefined_row(scattered_fit, tmp_path, capsys):
+    folder = tmp_path / "fit"
+    write_fit_dir(scattered_fit, folder, command=["pss-bayes", "fit"])
+    out = tmp_path / "m.json"
+    main(["classify", "train", str(folder), "--panel", "interferon_01,anti_SSA_Ro", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert re.search(r"all\s+n/a\s+n/a", printed) and "no patient has every biomarker" in printed
+    assert json.loads(out.read_text())["panel_curve"][-1]["agreement"] is None
+
+
+def test_train_refuses_a_fit_with_a_single_subgroup(single_subgroup_fit, tmp_path, capsys):
+    folder = tmp_path / "fit"
+    write_fit_dir(single_subgroup_fit, folder, command=["pss-bayes", "fit"])
+    out = tmp_path / "m.json"
+    err = _exit_message(capsys, ["classify", "train", str(folder), "--out", str(out)])
+    assert "single subgroup (K = 1)" in err and "nothing to classify" in err
+    assert not out.exists()

@@ -31,6 +31,17 @@ def test_unknown_training_patients_are_refused(tiny_fit):
         SubgroupClassifier().fit(tiny_fit, patients=["P0001", "nobody"])
 
 
+def test_a_fit_with_a_single_subgroup_is_refused(single_subgroup_fit):
+    with pytest.raises(ClassifierError, match=r"single subgroup \(K = 1\).*nothing to classify"):
+        SubgroupClassifier().fit(single_subgroup_fit)
+
+
+def test_a_panel_too_few_patients_have_complete_is_refused(scattered_fit):
+    every = list(scattered_fit.cohort.biomarker_names)
+    with pytest.raises(ClassifierError, match="0 of 40 patients have every panel biomarker"):
+        SubgroupClassifier(panel=every).fit(scattered_fit)
+
+
 def test_missing_panel_values_name_the_subject_and_biomarker(tiny_classifier, new_patients):
     frame = new_patients.copy()
     marker = tiny_classifier.panel_[0]

@@ -74,3 +74,12 @@ def test_malformed_content_is_refused_even_with_a_valid_checksum(saved, edit, ma
     _rewrite(saved, edit)
     with pytest.raises(ResultFileError, match=match):
         SubgroupClassifier.load(saved)
+
+
+@pytest.mark.parametrize("params", [{"panel_size": 4}, {"panel": ["interferon_01", "anti_SSA_Ro"]}])
+def test_an_undefined_curve_row_is_stored_as_null(scattered_fit, tmp_path, params):
+    model = SubgroupClassifier(n_members=4, random_state=0, **params).fit(scattered_fit)
+    path = model.save(tmp_path / "model.json")
+    last = json.loads(path.read_text())["panel_curve"][-1]
+    assert last["added"] == "all" and last["agreement"] is None and last["log_loss"] is None
+    pd.testing.assert_frame_equal(SubgroupClassifier.load(path).panel_curve_, model.panel_curve_)
