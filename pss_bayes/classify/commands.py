@@ -16,6 +16,12 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def _check_output_file(out: Path, example: str) -> None:
+    """Refuse an ``--out`` that names a folder, before any work (``example``: a file name to suggest)."""
+    if out.is_dir():
+        raise ClassifierError(f"--out '{out}' is a folder; give the file to write, e.g. '{out / example}'")
+
+
 @classify_app.command()
 def train(
     fit_dir: Path = typer.Argument(..., help="Fit directory written by `pss-bayes fit --out DIR`."),
@@ -31,6 +37,7 @@ def train(
     from pss_bayes.classify.model import SubgroupClassifier
     from pss_bayes.fit_dir import NOT_CONVERGED_FILE, load_fit_dir
 
+    _check_output_file(out, "classifier.json")
     if panel_size is not None and panel:
         raise ClassifierError("give either --panel-size or --panel, not both")
     names = [part.strip() for part in panel.split(",") if part.strip()] if panel else None
@@ -73,6 +80,7 @@ def predict(
     from pss_bayes.classify.model import SubgroupClassifier
     from pss_bayes.classify.predictions import predict_file, prediction_summary
 
+    _check_output_file(out, "predictions.csv")
     table = predict_file(SubgroupClassifier.load(model_file), new, out)
     if not quiet:
         console.print(prediction_summary(table), highlight=False)

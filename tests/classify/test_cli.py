@@ -106,3 +106,13 @@ def test_train_refuses_a_fit_with_a_single_subgroup(single_subgroup_fit, tmp_pat
     err = _exit_message(capsys, ["classify", "train", str(folder), "--out", str(out)])
     assert "single subgroup (K = 1)" in err and "nothing to classify" in err
     assert not out.exists()
+
+
+def test_out_naming_a_folder_is_refused_before_any_work(fit_dir, model_file, tmp_path, capsys):
+    folder = tmp_path / "outdir"
+    folder.mkdir()
+    err = _exit_message(capsys, ["classify", "train", str(fit_dir), "--out", str(folder)])
+    assert f"--out '{folder}' is a folder" in err and "classifier.json" in err
+    err = _exit_message(capsys, ["classify", "predict", str(model_file), str(tmp_path / "new.csv"), "--out",
+                                 str(folder)])
+    assert f"--out '{folder}' is a folder" in err and "predictions.csv" in err
