@@ -24,6 +24,11 @@ MARKERS_FILE = "markers.csv"
 POSTERIOR_FILE = "posterior.nc"
 RUN_FILE = "run.json"
 NOT_CONVERGED_FILE = "NOT_CONVERGED.txt"
+#: Files that mark the output folders of other commands, and what such a folder is.
+_OTHER_FOLDERS = (("comparison.csv", "a model-comparison folder (pss-bayes compare)"),
+                  ("manifest.json", "a sensitivity-analysis folder (pss-bayes sensitivity)"))
+#: Where a sensitivity-analysis folder keeps its reference fit (a fit folder).
+_SENSITIVITY_REFERENCE = Path("variants") / "reference"
 
 
 def versions() -> dict[str, str]:
@@ -111,15 +116,36 @@ def load_fit_dir(path: str | Path) -> FitResult:
     path = Path(path)
     run_file = path / RUN_FILE
     if not run_file.is_file():
+        _refuse_other_folder(path)
         raise ResultFileError(f"'{path}' is not a fit directory: '{RUN_FILE}' is missing "
                               "(write one with `pss-bayes fit ... --out DIR`)")
     try:
         run = json.loads(run_file.read_text())
-        info = run["cohort"]
-    except (json.JSONDecodeError, KeyError) as exc:
+    except json.JSONDecodeError as exc:
         raise ResultFileError(f"'{run_file}' is malformed ({exc})") from exc
+    if not isinstance(run, dict) or "cohort" not in run:
+        _refuse_other_folder(path)
+        raise ResultFileError(f"'{run_file}' is malformed (it has no 'cohort' entry)")
+    info = run["cohort"]
     patient_label, control_label = info["group_labels"]
     cohort = load_cohort(path / COHORT_FILE, markers=path / MARKERS_FILE,
                          covariates=tuple(info["covariates"]), batch=info["batch"],
                          patient_label=patient_label, control_label=control_label)
     return FitResult.load(path / POSTERIOR_FILE, cohort)
+
+
+def _refuse_other_folder(path: Path) -> None:
+    """Raise a plain error if ``path`` is the output folder of ``pss-bayes compare`` or ``sensitivity``.
+
+    Raises
+    ------
+    ResultFileError
+        If the folder holds a model comparison or a sensitivity analysis.
+    """
+    for marker, what in _OTHER_FOLDERS:
+        if (path / marker).is_file():
+            reference = path / _SENSITIVITY_REFERENCE
+            hint = (f" (its reference fit '{reference}' is one)"
+                    if marker == "manifest.json" and (reference / RUN_FILE).is_file() else "")
+            raise ResultFileError(f"'{path}' is {what}, not a fit folder; pass a folder written by "
+                                  f"pss-bayes fit{hint}")

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from pss_bayes import __version__
+from pss_bayes.errors import ResultFileError
 from pss_bayes.fit_dir import RUN_FILE, load_fit_dir
 from pss_bayes.posterior.text import CONFIDENT
 from pss_bayes.report import optional, sections
 from pss_bayes.report.html import Section, esc, page
-from pss_bayes.report.inputs import read_classifier, read_comparison, read_sensitivity
+from pss_bayes.report.inputs import check_same_data, read_classifier, read_comparison, read_sensitivity
 from pss_bayes.result import FitResult
 
 Progress = Callable[[str], None]
@@ -41,7 +42,7 @@ def _glance(result: FitResult) -> str:
 def build_report(result: FitResult, *, comparison: str | Path | None = None,
                  sensitivity: str | Path | None = None, classifier: str | Path | None = None,
                  title: str = "Patient subgroups: Bayesian analysis", source: str | None = None,
-                 note: str | None = None, progress: Progress | None = None) -> str:
+                 note: str | None = None, progress: Progress | None = None, fit_name: str | None = None) -> str:
     """Render the report of a fit as one self-contained HTML document.
 
     Parameters
@@ -63,6 +64,8 @@ def build_report(result: FitResult, *, comparison: str | Path | None = None,
         One line under the title (e.g. that the data are simulated).
     progress
         Called with the name of each part as it is drawn.
+    fit_name
+        The fit as named in error messages (default: "the fit to" its cohort's source).
 
     Returns
     -------
@@ -73,13 +76,17 @@ def build_report(result: FitResult, *, comparison: str | Path | None = None,
     Raises
     ------
     ResultFileError
-        If an optional input is missing or malformed.
+        If an optional input is missing or malformed, or was made from other data than the fit.
     """
     step = progress or (lambda name: None)
-    # Optional inputs are read first, so that a bad file fails before any drawing.
+    fitted_to = source or result.cohort.source or "a cohort in memory"
+    # Optional inputs are read and checked first, so that a bad file fails before any drawing.
     compared = read_comparison(comparison) if comparison is not None else None
     sensed = read_sensitivity(sensitivity) if sensitivity is not None else None
     classified = read_classifier(classifier) if classifier is not None else None
+    inputs = (("comparison folder", compared), ("sensitivity folder", sensed), ("classifier file", classified))
+    check_same_data(result.cohort.data_hash(), fit_name or f"the fit to {fitted_to}",
+                    [(f"{what} '{item.source}'", item.data_hash) for what, item in inputs if item is not None])
     diag = result.diagnostics()
     parts: list[tuple[str, Callable[[], Section]]] = [
         ("cohort summary", lambda: sections.cohort_section(result.cohort.summary(), source)),
@@ -100,22 +107,43 @@ def build_report(result: FitResult, *, comparison: str | Path | None = None,
     for name, make in parts:
         step(name)
         rendered.append(make())
-    fitted_to = source or result.cohort.source or "a cohort in memory"
     subtitle = f"Model '{result.spec.name}' fitted to {fitted_to}." + (f" {note}" if note else "")
     footer = (f"pss_bayes {__version__}. Intervals are 94% highest-density intervals; memberships are "
               "posterior means after relabelling. Tables: membership.csv, effects.csv, module_effects.csv.")
     return page(title, subtitle, sections.banner(diag) + _glance(result), rendered, footer)
 
 
+def _check_out(out: Path) -> None:
+    """Refuse an output path that is a folder (before anything is drawn).
+
+    Raises
+    ------
+    ResultFileError
+        If ``out`` is an existing folder.
+    """
+    if out.is_dir():
+        raise ResultFileError(f"the report's output '{out}' is a folder; give the HTML file to write, "
+                              f"e.g. --out {out / 'report.html'}")
+
+
 def write_report(result: FitResult, out: str | Path, **options: Any) -> Path:
     """Write :func:`build_report`'s document to ``out`` (folders created) and return its path.
 
     ``options`` are passed on to :func:`build_report`.
+
+    Raises
+    ------
+    ResultFileError
+        If ``out`` is a folder or cannot be written, or as :func:`build_report`.
     """
     out = Path(out)
+    _check_out(out)
     document = build_report(result, **options)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(document, encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(document, encoding="utf-8")
+    except OSError as exc:
+        raise ResultFileError(f"cannot write the report to '{out}' ({exc})") from exc
     return out
 
 
@@ -123,9 +151,12 @@ def report_from_fit_dir(fit_dir: str | Path, out: str | Path, **options: Any) ->
     """Write the report of a fit directory (written by ``pss-bayes fit``) to ``out``.
 
     The cohort is named by the file it was originally read from, as recorded in
-    the directory's run.json. ``options`` are passed on to :func:`build_report`.
+    the directory's run.json, and error messages name the directory.
+    ``options`` are passed on to :func:`build_report`.
     """
+    _check_out(Path(out))
     result = load_fit_dir(fit_dir)
     run = json.loads((Path(fit_dir) / RUN_FILE).read_text())
     options.setdefault("source", run.get("cohort", {}).get("source"))
+    options.setdefault("fit_name", f"fit folder '{fit_dir}'")
     return write_report(result, out, **options)

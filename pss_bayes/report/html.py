@@ -64,7 +64,7 @@ def esc(value: object) -> str:
 
 def fmt_number(value: object, digits: int = 2) -> str:
     """Format a number for a table cell (empty for missing values)."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return ""
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"

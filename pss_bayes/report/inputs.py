@@ -3,7 +3,9 @@
 Each reader checks only what the report needs, so that the files written by
 ``pss-bayes compare``, ``pss-bayes sensitivity`` and ``pss-bayes classify
 train`` render whatever else they carry; problems raise
-:class:`~pss_bayes.errors.ResultFileError` naming the file and the fix.
+:class:`~pss_bayes.errors.ResultFileError` naming the file and the fix. Each
+also returns the hash of the data the input was made from, where the input
+records it, so that :func:`check_same_data` can refuse inputs of another cohort.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
+import h5netcdf
 import numpy as np
 import pandas as pd
 
@@ -23,6 +26,8 @@ COMPARISON_COLUMNS = ("model", "k", "elpd_loo", "se", "elpd_diff", "dse", "p_loo
                       "stacking_weight", "pseudo_bma_weight", "bic", "icl", "method")
 #: Columns of stability.csv, in the order shown.
 STABILITY_COLUMNS = ("variant", "status", "k_mode", "ari_vs_reference", "n_changed", "max_membership_change")
+#: Columns of comparison.csv and stability.csv that hold counts (read as integers, empty where missing).
+INTEGER_COLUMNS = ("k", "n_pareto_k_bad", "k_mode", "n_changed")
 _PREDICTED = ("predicted", "mean_predicted", "prob_pred", "confidence")
 _OBSERVED = ("observed", "fraction_positive", "prob_true", "accuracy")
 _COUNT = ("count", "counts", "n")
@@ -42,18 +47,24 @@ PANEL_CURVE_COLUMNS = ("size", "added", "agreement", "log_loss")
 
 @dataclass(frozen=True)
 class Comparison:
-    """comparison.csv (documented columns, in order) and comparison.md (if present)."""
+    """comparison.csv (documented columns, in order), comparison.md (if present), the folder, and the
+    hash of the data its fits were made from (``None`` when the folder does not record it)."""
 
     table: pd.DataFrame
     text: str | None
+    source: str = ""
+    data_hash: str | None = None
 
 
 @dataclass(frozen=True)
 class Sensitivity:
-    """stability.csv (documented columns, in order) and summary.md (if present)."""
+    """stability.csv (documented columns, in order), summary.md (if present), the folder, and the
+    hash of the data the analysis was run on (``None`` when the folder does not record it)."""
 
     table: pd.DataFrame
     text: str | None
+    source: str = ""
+    data_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,7 +80,8 @@ class CalibrationCurve:
 @dataclass(frozen=True)
 class Classifier:
     """What the report shows of a classifier file: its panel, calibration curves, scalar facts and
-    panel curve (agreement with the full model by panel size, ``None`` when the file has none)."""
+    panel curve (agreement with the full model by panel size, ``None`` when the file has none), and
+    the hash of the data it was trained on (``None`` when the file does not record it)."""
 
     source: str
     panel: tuple[str, ...]
@@ -77,6 +89,7 @@ class Classifier:
     calibration_unreadable: bool
     facts: dict[str, Any] = field(default_factory=dict)
     panel_curve: pd.DataFrame | None = None
+    data_hash: str | None = None
 
 
 def _folder(path: str | Path, what: str, command: str) -> Path:
@@ -96,25 +109,95 @@ def _csv(path: Path, key: str, columns: tuple[str, ...], command: str) -> pd.Dat
     if key not in frame.columns:
         raise ResultFileError(f"'{path}' has no column '{key}' (columns: {', '.join(map(str, frame.columns))}); "
                               f"was it written by `{command}`?")
-    return frame[[c for c in columns if c in frame.columns]]
+    frame = frame[[c for c in columns if c in frame.columns]]
+    return frame.astype({c: "Int64" for c in INTEGER_COLUMNS if c in frame.columns and _counts(frame[c])})
+
+
+def _counts(column: pd.Series) -> bool:
+    """Whether a column holds whole numbers only (missing cells aside): an integer column read with gaps."""
+    values = column.dropna()
+    return pd.api.types.is_numeric_dtype(column) and bool((values == values.round()).all())
 
 
 def _text(path: Path) -> str | None:
     return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
 
 
+def _recorded_hash(data: Any, section: str) -> str | None:
+    """``data[section]["data_hash"]`` of a JSON record, or ``None`` when it is not there."""
+    entry = data.get(section) if isinstance(data, dict) else None
+    value = entry.get("data_hash") if isinstance(entry, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _comparison_hash(folder: Path) -> str | None:
+    """The data hash stored with the comparison's fits (``fits/*.nc``), or ``None`` without fits."""
+    for path in sorted((folder / "fits").glob("*.nc")):
+        try:
+            with h5netcdf.File(path, "r") as handle:
+                value = handle["posterior"].attrs.get("data_hash")
+        except (OSError, KeyError) as exc:
+            raise ResultFileError(f"'{path}' is not a readable posterior file ({exc}); rerun "
+                                  f"`pss-bayes compare ... --out {folder}`") from exc
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def _sensitivity_hash(folder: Path) -> str | None:
+    """The data hash recorded in the analysis's manifest.json, or ``None`` without one."""
+    path = folder / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultFileError(f"'{path}' is not valid JSON ({exc})") from exc
+    return _recorded_hash(manifest, "cohort")
+
+
 def read_comparison(folder: str | Path) -> Comparison:
-    """Read the folder written by ``pss-bayes compare`` (comparison.csv, optional comparison.md)."""
+    """Read the folder written by ``pss-bayes compare`` (comparison.csv, optional comparison.md, and the
+    data hash stored with its fits)."""
     folder = _folder(folder, "comparison", "pss-bayes compare")
     table = _csv(folder / "comparison.csv", "model", COMPARISON_COLUMNS, "pss-bayes compare")
-    return Comparison(table=table, text=_text(folder / "comparison.md"))
+    return Comparison(table=table, text=_text(folder / "comparison.md"), source=str(folder),
+                      data_hash=_comparison_hash(folder))
 
 
 def read_sensitivity(folder: str | Path) -> Sensitivity:
-    """Read the folder written by ``pss-bayes sensitivity`` (stability.csv, optional summary.md)."""
+    """Read the folder written by ``pss-bayes sensitivity`` (stability.csv, optional summary.md, and the
+    data hash of its manifest.json)."""
     folder = _folder(folder, "sensitivity", "pss-bayes sensitivity")
     table = _csv(folder / "stability.csv", "variant", STABILITY_COLUMNS, "pss-bayes sensitivity")
-    return Sensitivity(table=table, text=_text(folder / "summary.md"))
+    return Sensitivity(table=table, text=_text(folder / "summary.md"), source=str(folder),
+                       data_hash=_sensitivity_hash(folder))
+
+
+def check_same_data(data_hash: str, fit: str, inputs: Iterable[tuple[str, str | None]]) -> None:
+    """Refuse optional inputs made from other data than the fit.
+
+    Parameters
+    ----------
+    data_hash
+        Hash of the fit's cohort (:meth:`~pss_bayes.data.cohort.Cohort.data_hash`).
+    fit
+        The fit as named in the message, e.g. ``fit folder 'out/fit'``.
+    inputs
+        Each input as named in the message and the data hash it records; ``None``
+        (a file that records none, e.g. an older one) is accepted.
+
+    Raises
+    ------
+    ResultFileError
+        If an input records another data hash than the fit's.
+    """
+    for name, recorded in inputs:
+        if recorded is not None and recorded != data_hash:
+            raise ResultFileError(
+                f"{name} and {fit} were made from different data (data hash {recorded[:12]}… vs "
+                f"{data_hash[:12]}…); pass the output of a run on the fit's own cohort (the same file, "
+                "covariates and batch column)")
 
 
 def _first(mapping: dict, keys: tuple[str, ...]) -> Any:
@@ -185,7 +268,8 @@ def read_classifier(path: str | Path) -> Classifier:
     ``calibration`` (see :func:`calibration_curves`), whose scalar entries
     (temperature, calibration errors) are facts; facts are the other top-level
     scalars and the coverage, calibration and training counts of a ``classify
-    train`` file; ``panel_curve`` is the agreement with the full model by panel size.
+    train`` file; ``panel_curve`` is the agreement with the full model by panel size;
+    ``training.data_hash`` is the hash of the data the classifier was trained on.
     """
     path = Path(path)
     if not path.is_file():
@@ -210,4 +294,4 @@ def read_classifier(path: str | Path) -> Classifier:
         if isinstance(entries, dict) and _scalar(entries.get(key)):
             facts[label] = entries[key]
     return Classifier(source=str(path), panel=panel, curves=curves, calibration_unreadable=unreadable, facts=facts,
-                      panel_curve=_panel_curve(data.get("panel_curve")))
+                      panel_curve=_panel_curve(data.get("panel_curve")), data_hash=_recorded_hash(data, "training"))

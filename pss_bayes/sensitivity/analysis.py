@@ -26,6 +26,9 @@ STABILITY_COLUMNS = ["variant", "group", "kind", "description", "status", "error
                      "p_k_mode", "p_k_reference", "ari_vs_reference", "n_changed", "max_membership_change",
                      "mean_membership_change", "max_effect_shift_sd", "worst_effect", "stable", "converged",
                      "note"]
+#: Columns of :data:`STABILITY_COLUMNS` holding counts: integers, missing (empty in the CSV) for
+#: variants that did not finish.
+INTEGER_COLUMNS = ["n_patients", "k_mode", "n_changed"]
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,7 @@ def analyse(out: str | Path) -> SensitivityResult:
         k_rows.append(tables.n_subgroups.assign(variant=name))
         rows.append({**_base(entry), **_metrics(comparison, k_ref), "status": "done", "error": "",
                      "converged": _converged(folder)})
-    stability = pd.DataFrame(rows).reindex(columns=STABILITY_COLUMNS)
+    stability = pd.DataFrame(rows).reindex(columns=STABILITY_COLUMNS).astype(dict.fromkeys(INTEGER_COLUMNS, "Int64"))
     patients = patient_stability(reference, comparisons)
     psens = _psens(ref_dir)
     shifts = [c.effect_shifts.assign(variant=name) for name, c in comparisons.items()]

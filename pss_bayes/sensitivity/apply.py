@@ -7,6 +7,8 @@ import dataclasses
 import numpy as np
 
 from pss_bayes.data.cohort import Cohort
+from pss_bayes.data.io import MIN_SUBJECTS_PER_GROUP
+from pss_bayes.errors import CohortError
 from pss_bayes.sensitivity.grid import Variant
 
 
@@ -28,6 +30,13 @@ def variant_cohort(cohort: Cohort, variant: Variant, seed: int) -> Cohort:
     -------
     Cohort
         Bootstrapped controls drawn more than once get ids ``ID#2``, ``ID#3``...
+
+    Raises
+    ------
+    CohortError
+        If leaving out a centre or resampling the controls leaves fewer patients
+        or controls than a cohort needs (:data:`~pss_bayes.data.io.MIN_SUBJECTS_PER_GROUP`);
+        the runner records the variant as failed with this reason, without fitting it.
     """
     out = cohort
     if variant.drop_module is not None:
@@ -37,7 +46,18 @@ def variant_cohort(cohort: Cohort, variant: Variant, seed: int) -> Cohort:
         out = out.subset(subjects=np.asarray(out.batch) != variant.drop_centre)
     if variant.controls is not None:
         out = _resample_controls(out, variant.controls.method, variant.controls.fraction, seed)
+    if variant.drop_centre is not None or variant.controls is not None:
+        _check_group_sizes(out, variant)
     return out
+
+
+def _check_group_sizes(cohort: Cohort, variant: Variant) -> None:
+    """Refuse a variant's cohort with fewer patients or controls than loading a cohort requires."""
+    for n, group in ((cohort.n_patients, "patients"), (cohort.n_controls, "controls")):
+        if n < MIN_SUBJECTS_PER_GROUP:
+            raise CohortError(f"{variant.description or variant.name} leaves {n} {group}, fewer than the "
+                              f"{MIN_SUBJECTS_PER_GROUP} patients and {MIN_SUBJECTS_PER_GROUP} controls a cohort "
+                              "needs, so it is not fitted")
 
 
 def _resample_controls(cohort: Cohort, method: str, fraction: float, seed: int) -> Cohort:

@@ -1,8 +1,10 @@
 """`pss-bayes report` end to end on the shared tiny fit: sections, self-containment, errors."""
 
 import base64
+import json
 import re
 
+import h5netcdf
 import pytest
 
 from pss_bayes.cli import main
@@ -85,6 +87,67 @@ def test_report_of_a_folder_that_is_not_a_fit(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["report", str(tmp_path), "--out", str(tmp_path / "r.html")])
     assert "is not a fit directory" in capsys.readouterr().err
+
+
+OTHER_DATA = "0" * 64
+
+
+def _comparison_of_other_data(tmp_path):
+    (tmp_path / "comparison.csv").write_text("model,k\ndefault_k2,2\n")
+    (tmp_path / "fits").mkdir()
+    with h5netcdf.File(tmp_path / "fits" / "default_k2.nc", "w") as handle:
+        handle.create_group("posterior").attrs["data_hash"] = OTHER_DATA
+    return tmp_path
+
+
+def _sensitivity_of_other_data(tmp_path):
+    (tmp_path / "stability.csv").write_text("variant,status\nreference,done\n")
+    (tmp_path / "manifest.json").write_text(json.dumps({"cohort": {"data_hash": OTHER_DATA}}))
+    return tmp_path
+
+
+def _classifier_of_other_data(tmp_path):
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps({"panel": ["IFI27"], "training": {"data_hash": OTHER_DATA, "n_patients": 40}}))
+    return path
+
+
+@pytest.mark.parametrize(("option", "make", "name"), [
+    ("--comparison", _comparison_of_other_data, "comparison folder"),
+    ("--sensitivity", _sensitivity_of_other_data, "sensitivity folder"),
+    ("--classifier", _classifier_of_other_data, "classifier file"),
+])
+def test_report_refuses_inputs_made_from_other_data(fit_dir, tmp_path, capsys, option, make, name):
+    path = make(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(fit_dir), option, str(path), "--out", str(tmp_path / "r.html")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.replace("\n", "")
+    assert f"{name} '{path}' and fit folder '{fit_dir}' were made from different data" in err
+    assert "Traceback" not in err and not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize(("marker", "what"), [
+    ("comparison.csv", "a model-comparison folder (pss-bayes compare)"),
+    ("manifest.json", "a sensitivity-analysis folder (pss-bayes sensitivity)"),
+])
+def test_report_of_a_compare_or_sensitivity_folder(tmp_path, capsys, marker, what):
+    (tmp_path / marker).write_text("{}")
+    if marker == "comparison.csv":
+        (tmp_path / "run.json").write_text(json.dumps({"command": ["pss-bayes", "compare"], "seed": 0}))
+    with pytest.raises(SystemExit):
+        main(["report", str(tmp_path), "--out", str(tmp_path / "r.html")])
+    err = capsys.readouterr().err.replace("\n", "")
+    assert (f"'{tmp_path}' is {what}, not a fit folder; pass a folder written by pss-bayes fit" in err
+            and "malformed" not in err)
+
+
+def test_report_out_is_a_folder(fit_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(fit_dir), "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.replace("\n", "")
+    assert f"'{tmp_path}' is a folder; give the HTML file to write" in err and "Traceback" not in err
 
 
 def test_report_from_the_outputs_of_a_demo_run(quick_demo, tmp_path):

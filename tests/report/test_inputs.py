@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 
 from pss_bayes.errors import ResultFileError
-from pss_bayes.report.inputs import calibration_curves, read_classifier, read_comparison, read_sensitivity
+from pss_bayes.report.html import table
+from pss_bayes.report.inputs import (calibration_curves, check_same_data, read_classifier, read_comparison,
+                                     read_sensitivity)
 
 
 def test_comparison_keeps_documented_columns_in_order(tmp_path):
@@ -21,6 +23,37 @@ def test_sensitivity_reads_summary(tmp_path):
     (tmp_path / "summary.md").write_text("stable")
     sensitivity = read_sensitivity(tmp_path)
     assert sensitivity.text == "stable" and list(sensitivity.table.columns) == ["variant", "status"]
+
+
+def test_counts_stay_integers_where_a_variant_failed(tmp_path):
+    (tmp_path / "stability.csv").write_text("variant,status,n_patients,k_mode,n_changed\n"
+                                            "reference,done,40,3,0\nwithout_B,failed,,,\n")
+    frame = read_sensitivity(tmp_path).table
+    assert str(frame["k_mode"].dtype) == "Int64" and str(frame["n_changed"].dtype) == "Int64"
+    html = table(frame)
+    assert '<td class="num">3</td>' in html and "3.00" not in html and "&lt;NA&gt;" not in html
+
+
+def test_inputs_give_the_data_hash_they_record(tmp_path, tiny_fit):
+    data_hash = tiny_fit.cohort.data_hash()
+    tiny_fit.save(tmp_path / "fits" / "default.nc")
+    pd.DataFrame({"model": ["default"]}).to_csv(tmp_path / "comparison.csv", index=False)
+    pd.DataFrame({"variant": ["reference"]}).to_csv(tmp_path / "stability.csv", index=False)
+    (tmp_path / "manifest.json").write_text(json.dumps({"cohort": {"data_hash": "b" * 64}}))
+    (tmp_path / "model.json").write_text(json.dumps({"training": {"data_hash": "c" * 64}}))
+    assert read_comparison(tmp_path).data_hash == data_hash
+    assert read_sensitivity(tmp_path).data_hash == "b" * 64
+    assert read_classifier(tmp_path / "model.json").data_hash == "c" * 64
+    (tmp_path / "manifest.json").unlink()
+    (tmp_path / "model.json").write_text(json.dumps({"training": {"n_patients": 40}}))
+    assert read_sensitivity(tmp_path).data_hash is None and read_classifier(tmp_path / "model.json").data_hash is None
+
+
+def test_check_same_data_accepts_the_fits_data_and_files_without_a_hash():
+    check_same_data("a" * 64, "fit folder 'fit'", [("comparison folder 'c'", "a" * 64), ("classifier file 'm'", None)])
+    with pytest.raises(ResultFileError, match="sensitivity folder 's' and fit folder 'fit' were made from different "
+                                              "data \\(data hash bbbbbbbbbbbb… vs aaaaaaaaaaaa…\\)"):
+        check_same_data("a" * 64, "fit folder 'fit'", [("sensitivity folder 's'", "b" * 64)])
 
 
 @pytest.mark.parametrize(("data", "labels", "unreadable"), [

@@ -1,5 +1,8 @@
 """A small grid on the tiny cohort (read from its files, as the CLI does), run once and shared."""
 
+import dataclasses
+
+import numpy as np
 import pytest
 
 from pss_bayes.data.io import load_cohort
@@ -32,6 +35,13 @@ name = "another_seed"
 OUTPUTS = ("stability.csv", "patients_stability.csv", "psens.csv", "k_posterior.csv", "membership_change.csv",
            "effect_shifts.csv", "summary.md")
 NAMES = ["reference", "normal", "no_interferon", "bootstrap", "another_seed"]
+
+
+def few_patients_in_centre(cohort, n=5):
+    """The cohort with two centres: 'A' holds every control and ``n`` patients, 'B' the other patients."""
+    centre = np.where(cohort.is_patient, "B", "A")
+    centre[np.flatnonzero(cohort.is_patient)[:n]] = "A"
+    return dataclasses.replace(cohort, batch=centre, batch_name="centre")
 
 
 @pytest.fixture(scope="session")

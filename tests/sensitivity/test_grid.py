@@ -5,11 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pss_bayes.errors import SpecError
+from pss_bayes.data.io import MIN_SUBJECTS_PER_GROUP
+from pss_bayes.errors import CohortError, SpecError
 from pss_bayes.model.spec import load_spec
 from pss_bayes.sensitivity.apply import variant_cohort
 from pss_bayes.sensitivity.grid import (REFERENCE, ControlResampling, Variant, available_grids, grid_from_dict,
                                         load_grid, variant_seed)
+from tests.sensitivity.conftest import few_patients_in_centre
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -128,3 +130,14 @@ def test_variant_cohorts(tiny_sim):
     assert any("#" in s for s in boot.subject_ids)
     again = variant_cohort(cohort, Variant("b", "b", "", controls=ControlResampling("bootstrap")), seed=1)
     np.testing.assert_array_equal(again.values, boot.values)
+
+
+@pytest.mark.parametrize(("variant", "left"), [
+    (Variant("c", "c", "without centre 'B'", drop_centre="B"), "without centre 'B' leaves 5 patients"),
+    (Variant("s", "s", "", controls=ControlResampling("subsample", 0.3)), "s leaves 9 controls"),
+])
+def test_variant_cohort_refuses_fewer_subjects_than_a_cohort_needs(tiny_sim, variant, left):
+    cohort = few_patients_in_centre(tiny_sim.cohort)
+    assert cohort.n_controls == 30
+    with pytest.raises(CohortError, match=f"{left}, fewer than the {MIN_SUBJECTS_PER_GROUP} patients"):
+        variant_cohort(cohort, variant, seed=0)

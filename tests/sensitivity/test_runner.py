@@ -9,7 +9,7 @@ from pss_bayes.errors import ResultFileError
 from pss_bayes.sensitivity import analyse, run_sensitivity
 from pss_bayes.sensitivity import runner as runner_module
 from pss_bayes.sensitivity.store import DONE, ERROR, MANIFEST
-from tests.sensitivity.conftest import NAMES, OUTPUTS
+from tests.sensitivity.conftest import NAMES, OUTPUTS, few_patients_in_centre
 
 
 def _stamps(out, names):
@@ -94,6 +94,32 @@ def test_failed_variant_is_recorded_and_retried_on_resume(file_cohort, tmp_path,
     monkeypatch.setattr(runner_module, "variant_cohort", real)
     again = run_sensitivity(file_cohort, out, grid, n_jobs=1, progress=False, resume=True)
     assert again.run.computed == ["normal"] and set(again.stability["status"]) == {"done"}
+
+
+def test_variant_with_too_few_patients_fails_unfitted_and_counts_stay_integers(file_cohort, tmp_path,
+                                                                                monkeypatch):
+    cohort = few_patients_in_centre(file_cohort)
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[grid]\ndraws = 15\ntune = 15\nchains = 1\n[[variant]]\nname = "without_B"\n'
+                    'drop_centre = "B"\n')
+    real, fitted = runner_module.fit, []
+
+    def recording(data, *args, **kwargs):
+        fitted.append(data.n_patients)
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "fit", recording)
+    out = tmp_path / "run"
+    result = run_sensitivity(cohort, out, grid, n_jobs=1, progress=False)
+    assert fitted == [cohort.n_patients]                                   # the reference only
+    row = result.stability.set_index("variant").loc["without_B"]
+    assert row["status"] == "failed" and "leaves 5 patients" in row["error"]
+    assert "leaves 5 patients" in (out / "variants" / "without_B" / ERROR).read_text()
+    assert (result.stability[["n_patients", "k_mode", "n_changed"]].dtypes == "Int64").all()
+    cells = pd.read_csv(out / "stability.csv", dtype=str, keep_default_na=False).set_index("variant")
+    assert cells.loc["reference", "n_patients"] == str(cohort.n_patients)
+    assert cells.loc["reference", "k_mode"].isdigit() and cells.loc["reference", "n_changed"] == "0"
+    assert (cells.loc["without_B", ["n_patients", "k_mode", "n_changed"]] == "").all()
 
 
 def test_analyse_needs_a_finished_reference(tmp_path):
