@@ -227,8 +227,9 @@ def sensitivity(
     failed = result.stability.query("status == 'failed'")["variant"].tolist()
     if failed:
         err_console.print(f"[bold red]WARNING:[/bold red] {len(failed)} variant(s) failed: "
-                          + escape(f"{', '.join(failed)} (errors in {out}/variants/NAME/ERROR.txt; rerun with "
-                                   "--resume to retry them)"), highlight=False)
+                          + escape(f"{', '.join(failed)} (the reason of each in {out}/variants/NAME/ERROR.txt; "
+                                   "--resume retries them, which helps only where the reason was transient)"),
+                          highlight=False)
 
 
 @app.command()
