@@ -85,3 +85,7 @@ def test_cli_reports_user_errors(cohort_dir, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(_args(cohort_dir, tmp_path / "other", "--grid", "nope"))
     assert exit_info.value.code == 2 and "no sensitivity grid named 'nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:                  # refused before any variant is fitted
+        main(_args(cohort_dir, tmp_path / "third", "--draws", "0"))
+    assert exit_info.value.code == 2 and "draws = 0 must be an integer >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "third" / "variants").exists()
