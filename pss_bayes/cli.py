@@ -46,6 +46,7 @@ def simulate(
 
     overrides = {k: v for k, v in {"n_patients": n_patients, "n_controls": n_controls}.items() if v is not None}
     sim = simulate_cohort(preset=preset, seed=seed, **overrides)
+    _check_loadable(sim.cohort.n_patients, sim.cohort.n_controls)
     paths = sim.write(out)
     if not quiet:
         console.print(f"Simulated cohort (preset '{preset}', seed {seed}): "
@@ -54,6 +55,17 @@ def simulate(
                       markup=False, highlight=False)
         for path in paths:
             console.print(f"  wrote {path}", markup=False, highlight=False)
+
+
+def _check_loadable(n_patients: int, n_controls: int) -> None:
+    """Refuse to write a simulated cohort that loading would refuse (too few of a group)."""
+    from pss_bayes.data.io import MIN_SUBJECTS_PER_GROUP
+    from pss_bayes.errors import SimulationError
+
+    for count, option, who in ((n_patients, "--n-patients", "patients"), (n_controls, "--n-controls", "controls")):
+        if count < MIN_SUBJECTS_PER_GROUP:
+            raise SimulationError(f"{option} {count}: a cohort needs at least {MIN_SUBJECTS_PER_GROUP} {who} to be "
+                                  "validated and fitted, so this one is not written")
 
 
 MARKERS_OPT = typer.Option(None, help="Markers file (CSV: biomarker, module, kind).")
@@ -152,9 +164,12 @@ def _k_values(text: str) -> list[int]:
     for part in _split(None if text.strip().lower() == "none" else text):
         low, _, high = part.partition("-")
         try:
-            values += list(range(int(low), int(high or low) + 1))
+            first, last = int(low), int(high or low)
         except ValueError as exc:
             raise SpecError(f"--k '{text}': expected a range like 1-6, a list like 1,2,4, or none") from exc
+        if last < first:
+            raise SpecError(f"--k '{text}': the range {part} is empty; write it from the smaller K, e.g. {last}-{first}")
+        values += list(range(first, last + 1))
     return values
 
 

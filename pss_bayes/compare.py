@@ -12,8 +12,11 @@ For every model the table gives PSIS-LOO elpd and its standard error, the
 difference to the best model and its standard error, p_loo, the number of
 subjects with Pareto k above 0.7, stacking and pseudo-BMA+ weights, and for
 fixed-K models the BIC and ICL of EM-fitted Gaussian mixtures with the same K.
-Models with more than ``max_bad_pareto`` unreliable subjects are scored by
-K-fold cross-validation instead (:mod:`pss_bayes.comparison_kfold`).
+When any model has more than ``max_bad_pareto`` unreliable subjects, every
+model is scored by K-fold cross-validation on one split instead
+(:mod:`pss_bayes.comparison_kfold`): K-fold elpd is lower than PSIS-LOO's for
+the same model (each fold's fit sees fewer subjects), so rows of the two kinds
+cannot be ranked against each other.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -37,6 +41,7 @@ from pss_bayes.comparison_reference import em_criteria, prior_n_subgroups
 from pss_bayes.comparison_report import comparison_figure, comparison_markdown, verdict_text
 from pss_bayes.data.cohort import Cohort
 from pss_bayes.errors import SpecError
+from pss_bayes.inference import check_settings
 from pss_bayes.model.spec import ModelSpec, load_spec
 from pss_bayes.result import FitResult
 
@@ -148,29 +153,37 @@ class Comparison:
         return written
 
 
+def model_name(spec: ModelSpec) -> str:
+    """A spec's name as a comparison names its row and files: letters, digits, ``_``, ``.`` and ``-``
+    only (a name such as ``../x`` must not write outside the output folder)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", spec.name).strip("._-") or "model"
+
+
 def candidates(models: Iterable[int | str | os.PathLike | ModelSpec],
                base: str | os.PathLike | ModelSpec) -> list[Candidate]:
     """The models of a comparison: fixed-K fits of ``base`` for every integer in ``models``, ``base``
-    as a sparse mixture, and every other entry of ``models`` as declared (duplicates dropped)."""
+    as a sparse mixture, and every other entry of ``models`` as declared (duplicates dropped); each
+    named by :func:`model_name`."""
     base_spec = base if isinstance(base, ModelSpec) else load_spec(base)
+    base_name = model_name(base_spec)
     sparse = base_spec.replace(mixture={"fixed_k": 0})
     items = list(models)
     ks = sorted({int(m) for m in items if isinstance(m, (int, np.integer)) and not isinstance(m, bool)})
     if any(k < 1 for k in ks):
         raise SpecError(f"compare: numbers of subgroups must be at least 1 (got {ks})")
-    out = [Candidate(f"{base_spec.name}_k{k}", sparse.replace(name=f"{base_spec.name}_k{k}", mixture={"fixed_k": k}),
+    out = [Candidate(f"{base_name}_k{k}", sparse.replace(name=f"{base_name}_k{k}", mixture={"fixed_k": k}),
                      "k_sweep") for k in ks]
-    out.append(Candidate(base_spec.name, sparse, "sparse"))
+    out.append(Candidate(base_name, sparse, "sparse"))
     for item in items:
         if isinstance(item, (int, np.integer)):
             continue
         spec = item if isinstance(item, ModelSpec) else load_spec(item)
         if any(c.spec.to_dict() == spec.to_dict() for c in out):
             continue
-        name, taken = spec.name, {c.name for c in out}
+        name, taken = model_name(spec), {c.name for c in out}
         suffix = 2
         while name in taken:
-            name, suffix = f"{spec.name}_{suffix}", suffix + 1
+            name, suffix = f"{model_name(spec)}_{suffix}", suffix + 1
         out.append(Candidate(name, spec, "variant"))
     return out
 
@@ -200,9 +213,10 @@ def compare(cohort: Cohort, models: Iterable[int | str | os.PathLike | ModelSpec
     n_jobs
         Fits run in parallel worker processes (default: the number of cores).
     folds
-        Folds of the K-fold cross-validation that replaces PSIS-LOO for models
-        with more than ``max_bad_pareto`` subjects whose Pareto k exceeds 0.7;
-        0 turns the fallback off (such rows are then flagged in the verdict).
+        Folds of the K-fold cross-validation that replaces PSIS-LOO for every
+        model when one has more than ``max_bad_pareto`` subjects whose Pareto k
+        exceeds 0.7; 0 turns the fallback off (such rows are then flagged in the
+        verdict).
     max_bad_pareto
         See ``folds``.
     loo_draws
@@ -220,6 +234,7 @@ def compare(cohort: Cohort, models: Iterable[int | str | os.PathLike | ModelSpec
     Comparison
     """
     cands = candidates(models, base)
+    _check_options(cands, seed=seed, draws=draws, tune=tune, chains=chains, folds=folds, loo_draws=loo_draws)
     too_many = [c.k for c in cands if c.k is not None and c.k > cohort.n_patients]
     if too_many:
         raise SpecError(f"compare: K = {too_many} exceeds the cohort's {cohort.n_patients} patients")
@@ -235,7 +250,8 @@ def compare(cohort: Cohort, models: Iterable[int | str | os.PathLike | ModelSpec
     elpd = {name: elpd_loo(result) for name, result in fits.items()}
     n_bad = {name: n_bad_pareto(e) for name, e in elpd.items()}
     pareto_max = {name: float(np.max(e.pareto_k)) for name, e in elpd.items()}
-    refit = [c for c in cands if n_bad[c.name] > max_bad_pareto] if folds >= 2 else []
+    unreliable = folds >= 2 and any(n_bad[c.name] > max_bad_pareto for c in cands)
+    refit = cands if unreliable else []             # one criterion for every row: all by the same folds
     if refit:
         elpd.update(_cross_validate(cohort, refit, fits, elpd, settings, folds, n_jobs, cache, progress))
     methods = {name: "kfold" if any(c.name == name for c in refit) else "psis-loo" for name in fits}
@@ -248,6 +264,20 @@ def compare(cohort: Cohort, models: Iterable[int | str | os.PathLike | ModelSpec
               "base": sparse.name, "n_patients": cohort.n_patients, "n_controls": cohort.n_controls}
     return Comparison(table=table, k_table=k_table, verdict=verdict_text(table, k_table, record), fits=fits,
                       elpd=elpd, settings=record, fit_files={n: f for n, f in files.items() if f is not None})
+
+
+def _check_options(cands: list[Candidate], *, seed: int, draws: int | None, tune: int | None,
+                   chains: int | None, folds: int, loo_draws: int | None) -> None:
+    """Refuse settings no comparison can run with, before any fit (:class:`SpecError` naming the option)."""
+    if folds == 1 or folds < 0:
+        raise SpecError(f"folds (--folds) must be 0 (no K-fold fallback) or at least 2, not {folds}")
+    if loo_draws is not None and loo_draws < 1:
+        raise SpecError(f"loo_draws (--loo-draws) must be at least 1, not {loo_draws}")
+    for c in cands:
+        s = c.spec.sampler
+        check_settings(c.spec, seed=seed, draws=s.draws if draws is None else draws,
+                       tune=s.tune if tune is None else tune, chains=s.chains if chains is None else chains,
+                       thin=s.thin, extensions=s.extensions, k=None)
 
 
 def _cross_validate(cohort: Cohort, refit: list[Candidate], fits: dict[str, FitResult],

@@ -1,4 +1,4 @@
-"""K-fold cross-validation for the models whose PSIS-LOO is unreliable.
+"""K-fold cross-validation of a comparison's models when PSIS-LOO is unreliable for one of them.
 
 Subjects are split into ``folds`` groups, each subject's whole row in one
 group, patients and controls stratified so that every training set keeps both.
@@ -9,10 +9,11 @@ biomarkers scaled by the training subjects' controls and its covariates encoded
 by the training design. The split is the same for every model of a comparison,
 so their pointwise differences stay paired.
 
-K-fold estimates are slightly pessimistic next to LOO (each model learns from
-``(folds - 1) / folds`` of the subjects), which favours no model when all are
-cross-validated the same way and penalises the cross-validated ones a little
-when mixed with PSIS-LOO rows.
+K-fold estimates are pessimistic next to LOO (each model learns from
+``(folds - 1) / folds`` of the subjects; with few folds and small cohorts by tens
+of units), which favours no model when all are cross-validated the same way, as
+:func:`pss_bayes.compare.compare` does, but would penalise the cross-validated
+ones next to PSIS-LOO rows.
 """
 
 from __future__ import annotations

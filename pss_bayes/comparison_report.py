@@ -63,13 +63,19 @@ def k_choices(k_table: pd.DataFrame) -> dict[str, int]:
     return out
 
 
-def _loo_sentence(k_table: pd.DataFrame, choice: dict[str, int], agree: bool) -> str:
+def _criterion(k_table: pd.DataFrame, settings: dict[str, Any]) -> str:
+    """What the fixed-K rows' elpd comes from: PSIS-LOO, or K-fold cross-validation when it replaced it."""
+    methods = set(k_table["method"].dropna()) - {""} if "method" in k_table else set()
+    return f"{settings.get('folds')}-fold cross-validation" if methods == {"kfold"} else "PSIS-LOO"
+
+
+def _loo_sentence(k_table: pd.DataFrame, choice: dict[str, int], agree: bool, criterion: str) -> str:
     fitted = k_table.dropna(subset=["elpd_loo"]).set_index("k")
     best, preferred = choice["loo_best"], choice["loo"]
     close = [int(k) for k in fitted.index if fitted.loc[k, "elpd_diff"] <= (fitted.loc[k, "dse"] or 0) and k != best]
     headline = (f"**Preferred: K = {preferred}.**" if agree else
-                f"**Preferred: K = {preferred} by PSIS-LOO, but the criteria disagree (see below).**")
-    text = f"{headline} PSIS-LOO ranks K = {best} first"
+                f"**Preferred: K = {preferred} by {criterion}, but the criteria disagree (see below).**")
+    text = f"{headline} {criterion[0].upper() + criterion[1:]} ranks K = {best} first"
     if not close:
         others = fitted.drop(index=best)
         if others.empty:
@@ -117,10 +123,10 @@ _LABELS = {"loo": "PSIS-LOO", "stacking": "stacking", "posterior": "the K poster
            "icl": "ICL (EM)"}
 
 
-def _groups(choice: dict[str, int]) -> dict[int, list[str]]:
-    """The criteria pointing to each K."""
+def _groups(choice: dict[str, int], criterion: str = "PSIS-LOO") -> dict[int, list[str]]:
+    """The criteria pointing to each K (``criterion``: what the elpd comes from)."""
     groups: dict[int, list[str]] = {}
-    for key, label in _LABELS.items():
+    for key, label in {**_LABELS, "loo": criterion}.items():
         if key in choice:
             groups.setdefault(choice[key], []).append(label)
     return groups
@@ -154,9 +160,11 @@ def _caveats(table: pd.DataFrame, settings: dict[str, Any]) -> list[str]:
     limit = settings.get("max_bad_pareto", 0)
     kfold = table.loc[table["method"] == "kfold", "model"].tolist()
     if kfold:
-        out.append(f"PSIS-LOO was unreliable for {_join([f'`{m}`' for m in kfold])} (more than {limit} subjects "
-                   f"with Pareto k > 0.7); their elpd comes from {settings.get('folds')}-fold cross-validation, "
-                   "which is slightly pessimistic next to LOO.")
+        unreliable = table.loc[table["n_pareto_k_bad"] > limit, "model"].tolist()
+        out.append(f"PSIS-LOO was unreliable for {_join([f'`{m}`' for m in unreliable])} (more than {limit} "
+                   f"subjects with Pareto k > 0.7), so every model's elpd comes from the same "
+                   f"{settings.get('folds')}-fold cross-validation (lower than PSIS-LOO would give, for every "
+                   "model alike: each fold's fit sees fewer subjects).")
     shaky = table[(table["method"] == "psis-loo") & (table["n_pareto_k_bad"] > limit)]
     if len(shaky):
         out.append("PSIS-LOO may be unreliable for " + _join([f"`{m}` ({n} subjects with Pareto k > 0.7)" for m, n
@@ -172,10 +180,12 @@ def _caveats(table: pd.DataFrame, settings: dict[str, Any]) -> list[str]:
 def verdict_text(table: pd.DataFrame, k_table: pd.DataFrame, settings: dict[str, Any]) -> str:
     """A few plain-language sentences on what the comparison prefers, how clearly, and any caveats."""
     choice = k_choices(k_table)
-    groups = _groups(choice)
+    criterion = _criterion(k_table, settings)
+    groups = _groups(choice, criterion)
     sentences = []
     if "loo" in choice:
-        sentences += [_loo_sentence(k_table, choice, agree=len(groups) == 1), _stacking_sentence(k_table)]
+        sentences += [_loo_sentence(k_table, choice, agree=len(groups) == 1, criterion=criterion),
+                      _stacking_sentence(k_table)]
     if "posterior" in choice:
         sentences.append(_posterior_sentence(k_table, choice))
     if "bic" in choice:

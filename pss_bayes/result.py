@@ -33,6 +33,21 @@ def diagnose_fit(idata: az.InferenceData, spec: ModelSpec) -> Diagnostics:
     return diagnose(idata.posterior, idata.sample_stats, k_max=mixture.k_max if mixture.sparse else None)
 
 
+def _spec_differences(saved: ModelSpec, given: ModelSpec, shown: int = 4) -> str:
+    """The settings where two specs differ, as ``section.key (saved X, given Y)``."""
+    a, b = saved.to_dict(), given.to_dict()
+    found = []
+    for section in sorted(set(a) | set(b)):
+        left, right = a.get(section), b.get(section)
+        if isinstance(left, dict) and isinstance(right, dict):
+            found += [f"{section}.{key} (saved {left.get(key)!r}, given {right.get(key)!r})"
+                      for key in sorted(set(left) | set(right)) if left.get(key) != right.get(key)]
+        elif left != right:
+            found.append(f"{section} (saved {left!r}, given {right!r})")
+    more = f" and {len(found) - shown} more" if len(found) > shown else ""
+    return ", ".join(found[:shown]) + more
+
+
 @dataclass(eq=False)
 class FitResult:
     """A fitted control-referenced mixture.
@@ -155,7 +170,7 @@ class FitResult:
                                   f"{cohort.data_hash()[:12]}…); refit, or load it with its own cohort")
         if spec is not None and spec.to_dict() != saved_spec.to_dict():
             raise ResultFileError(f"'{path}' was fitted with model spec '{saved_spec.name}', which differs "
-                                  f"from the spec '{spec.name}' given")
+                                  f"from the spec '{spec.name}' given in {_spec_differences(saved_spec, spec)}")
         return cls(idata=idata, cohort=cohort, spec=saved_spec, scaling=scaling, design=design,
                    run_info=run_info)
 

@@ -36,3 +36,12 @@ def test_compare_command_writes_the_table(tiny_sim, tmp_path, capsys):
     assert run["command"][:2] == ["pss-bayes", "compare"] and run["seed"] == 2
     assert (out / "fits" / "plain.nc").exists() and (out / "comparison.png").exists()
     assert "Preferred: K = 1" in capsys.readouterr().out
+
+
+def test_an_empty_k_range_is_refused(tmp_path, capsys):
+    from pss_bayes.cli import _k_values
+    from pss_bayes.errors import SpecError
+
+    assert _k_values("1-3,5") == [1, 2, 3, 5] and _k_values("none") == []
+    with pytest.raises(SpecError, match="the range 3-1 is empty"):
+        _k_values("3-1")

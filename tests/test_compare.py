@@ -92,3 +92,35 @@ def test_written_files(cross_validated):
     assert sorted(table["k"].dropna()) == [1, 2] and table["k"].isna().sum() == 1
     assert set(table["method"]) == {"kfold"}
     assert "## Verdict" in (cache / "comparison.md").read_text()
+
+
+def test_one_unreliable_model_sends_every_model_to_the_same_folds(cross_validated, tiny_sim, monkeypatch):
+    """K-fold elpd is lower than PSIS-LOO's, so one model's fallback moves every row to the same folds."""
+    import pss_bayes.compare as compare_module
+
+    _, cache = cross_validated
+    calls = iter(range(100))
+    monkeypatch.setattr(compare_module, "n_bad_pareto", lambda elpd: 10 if next(calls) == 0 else 0)
+    result = compare(tiny_sim.cohort, [1, 2], base="normal", folds=2, max_bad_pareto=5, cache_dir=cache, **SAMPLER)
+    assert (result.table["method"] == "kfold").all()
+    assert "by 2-fold cross-validation" in result.verdict or "2-fold cross-validation ranks" in result.verdict
+    assert "so every model's elpd comes from the same 2-fold cross-validation" in result.verdict
+    assert "PSIS-LOO ranks" not in result.verdict
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"folds": 1}, "folds (--folds) must be 0"), ({"folds": -2}, "folds (--folds) must be 0"),
+    ({"loo_draws": 0}, "loo_draws (--loo-draws)"), ({"draws": 0}, "draws (--draws)"),
+])
+def test_impossible_options_refused_before_any_fit(tiny_sim, monkeypatch, options, message):
+    monkeypatch.setattr(comparison_fits, "fit", _no_refit)
+    with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        compare(tiny_sim.cohort, [1], base="normal", **{**SAMPLER, **options})
+
+
+def test_spec_names_become_safe_file_names(tmp_path):
+    spec = tmp_path / "odd.toml"
+    spec.write_text('name = "../../escaped <b>spec</b>"\n[likelihood]\nfamily = "normal"\n')
+    found = candidates([1, str(spec)], "default")
+    assert [c.name for c in found] == ["default_k1", "default", "escaped_b_spec_b"]
+    assert all("/" not in c.name and not c.name.startswith(".") for c in found)

@@ -105,17 +105,28 @@ def test_larger_k_within_one_standard_error_is_not_preferred():
             "0.8 SE) are within") in text
 
 
-def test_caveats_for_kfold_unreliable_and_unconverged_rows():
+def test_caveats_for_kfold_and_unconverged_rows():
+    """One model's unreliable PSIS-LOO sent every model to the same folds: the verdict names it and the criterion."""
     rows = table([{"model": "default_k3", "k": 3, "elpd_diff": 0.0, "dse": 0.0, "stacking_weight": 1.0,
                    "method": "kfold", "n_pareto_k_bad": 20},
                   {"model": "normal", "k": None, "role": "variant", "elpd_diff": 5.0, "dse": 2.0,
-                   "stacking_weight": 0.0, "n_pareto_k_bad": 9},
+                   "stacking_weight": 0.0, "method": "kfold", "n_pareto_k_bad": 2},
                   {"model": "default", "k": None, "role": "sparse", "elpd_diff": 6.0, "dse": 3.0,
-                   "stacking_weight": 0.0, "converged": False}])
-    text = verdict_text(rows, AGREE, {**SETTINGS, "folds": 0})
-    assert "PSIS-LOO was unreliable for `default_k3` (more than 5 subjects with Pareto k > 0.7)" in text
-    assert "PSIS-LOO may be unreliable for `normal` (9 subjects with Pareto k > 0.7)" in text
+                   "stacking_weight": 0.0, "method": "kfold", "converged": False}])
+    text = verdict_text(rows, AGREE.assign(method="kfold"), {**SETTINGS, "folds": 10})
+    assert ("PSIS-LOO was unreliable for `default_k3` (more than 5 subjects with Pareto k > 0.7), so every "
+            "model's elpd comes from the same 10-fold cross-validation") in text
+    assert "10-fold cross-validation ranks K = " in text and "PSIS-LOO ranks" not in text
     assert "`default` did not pass the convergence checks" in text
+
+
+def test_caveat_for_unreliable_rows_kept_without_kfold():
+    rows = table([{"model": "default_k3", "k": 3, "elpd_diff": 0.0, "dse": 0.0, "stacking_weight": 1.0},
+                  {"model": "normal", "k": None, "role": "variant", "elpd_diff": 5.0, "dse": 2.0,
+                   "stacking_weight": 0.0, "n_pareto_k_bad": 9}])
+    text = verdict_text(rows, AGREE, {**SETTINGS, "folds": 0})
+    assert "PSIS-LOO may be unreliable for `normal` (9 subjects with Pareto k > 0.7)" in text
+    assert "PSIS-LOO ranks K = " in text
 
 
 def test_markdown_and_figure():

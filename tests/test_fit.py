@@ -189,6 +189,9 @@ def test_save_load_round_trip_and_mismatch(tiny_fit, tiny_sim, tmp_path):
 
     with pytest.raises(ResultFileError, match="differs from the spec 'normal'"):
         FitResult.load(path, tiny_sim.cohort, spec=load_spec("normal"))
+    same_name = load_spec("default").replace(mixture={"k_max": 6})          # another spec under the same name
+    with pytest.raises(ResultFileError, match=r"given in mixture.k_max \(saved 10, given 6\)"):
+        FitResult.load(path, tiny_sim.cohort, spec=same_name)
     bad = tmp_path / "bad.nc"
     bad.write_text("not netcdf")
     with pytest.raises(ResultFileError, match="not a pss_bayes posterior"):

@@ -301,3 +301,12 @@ def test_cli_unknown_preset_exits_with_message(tmp_path, capsys):
         main(["simulate", "--out", str(tmp_path), "--preset", "nope"])
     assert exit_info.value.code == 2
     assert "unknown preset" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_cohort_too_small_to_load(tmp_path, capsys):
+    for option in ("--n-patients", "--n-controls"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["simulate", "--out", str(tmp_path / "small"), "--preset", "tiny", option, "5"])
+        assert exit_info.value.code == 2
+        assert f"{option} 5: a cohort needs at least 10" in capsys.readouterr().err
+    assert not (tmp_path / "small").exists()
