@@ -4,12 +4,18 @@ Every function takes the plain result tables (as returned by
 :class:`~pss_bayes.result.FitResult` or read from a fit directory) and returns a
 ``matplotlib.figure.Figure``; :func:`png_uri` turns a figure into a data URI for
 the self-contained report. Subgroup ``k`` has the same colour in every figure.
+Names drawn in a figure are shortened to :data:`MAX_LABEL` characters
+(:func:`short_labels`); the report's tables keep them whole.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import warnings
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -22,6 +28,11 @@ WIDTH = 10.5
 DPI = 130
 #: Colour scale limit of the signature heatmap (effects beyond it are clipped).
 HEATMAP_LIMIT = 3.0
+#: Longest name drawn in a figure, in characters (longer ones are cut and end with :data:`ELLIPSIS`).
+MAX_LABEL = 40
+ELLIPSIS = "…"
+#: Rough width of a character in ems, to tell whether labels fit before the figure is drawn.
+_CHAR_EM = 0.6
 
 
 def subgroup_colour(k: int) -> tuple[float, float, float, float]:
@@ -29,10 +40,60 @@ def subgroup_colour(k: int) -> tuple[float, float, float, float]:
     return plt.get_cmap("tab10")((int(k) - 1) % 10)
 
 
+def short_labels(names: Sequence[str], limit: int = MAX_LABEL) -> list[str]:
+    """Labels of at most ``limit`` characters for ``names``, as distinct as the names.
+
+    A longer name is cut and ends with :data:`ELLIPSIS`; when two names would be
+    cut to the same label, each of them is numbered (``"…(1)"``, ``"…(2)"``, in
+    order of appearance). Equal names get equal labels.
+    """
+    unique = list(dict.fromkeys(names))
+    cut = {name: _cut(name, limit) for name in unique}
+    counts = Counter(cut.values())
+    taken = set(cut.values())
+    labels = {}
+    for name in unique:
+        label = cut[name]
+        if label != name and counts[label] > 1:
+            label = _numbered(name, limit, taken)
+        labels[name] = label
+    return [labels[name] for name in names]
+
+
+def _cut(name: str, limit: int, suffix: str = "") -> str:
+    if len(name) <= limit and not suffix:
+        return name
+    return name[:max(1, limit - 1 - len(suffix))].rstrip() + ELLIPSIS + suffix
+
+
+def _numbered(name: str, limit: int, taken: set[str]) -> str:
+    """The first of ``name`` cut and numbered 1, 2, ... that no other label has (added to ``taken``)."""
+    number = 1
+    while (label := _cut(name, limit, f"({number})")) in taken:
+        number += 1
+    taken.add(label)
+    return label
+
+
+def _text_inches(text: str, fontsize: float) -> float:
+    """Rough width of ``text`` drawn at ``fontsize`` points, in inches."""
+    return len(text) * fontsize * _CHAR_EM / 72
+
+
+@contextmanager
+def quiet_drawing() -> Iterator[None]:
+    """Silence matplotlib's warnings while drawing (glyphs missing from the font, layouts not
+    applied): they name source files, not the figure, and change nothing in the report."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        yield
+
+
 def png_uri(fig: Figure, dpi: int = DPI) -> str:
     """Encode a figure as a ``data:image/png;base64`` URI and close it."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    with quiet_drawing():
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
@@ -107,11 +168,32 @@ def membership(members: pd.DataFrame, k: int, confident: float) -> Figure:
         bottom.axvline(edge, color="#888", linewidth=0.6)
     starts = np.concatenate([[-0.5], edges])
     ends = np.concatenate([edges, [n - 0.5]])
-    bottom.set_xticks((starts + ends) / 2)
-    bottom.set_xticklabels([f"{s} (n={int((best == s).sum())})" for s in np.unique(best)])
+    _group_ticks(bottom, (starts + ends) / 2, [f"{s} (n={int((best == s).sum())})" for s in np.unique(best)],
+                 bottom.get_position().width * fig.get_figwidth() / n)
     bottom.set_xlabel("patients, grouped by most probable subgroup and sorted by certainty")
     bottom.set_xlim(-0.5, n - 0.5)
     return fig
+
+
+def _group_ticks(ax: plt.Axes, centres: np.ndarray, labels: list[str], inches_per_unit: float,
+                 fontsize: float = 9.0) -> None:
+    """Label the subgroups' blocks of patients at ``centres`` without overlapping labels.
+
+    Labels are horizontal when each fits between its neighbours; otherwise they
+    are turned upright, and a label closer than a line to the last one kept is
+    left out (its subgroup is still coloured and counted in the table).
+    """
+    widths = [_text_inches(label, fontsize) for label in labels]
+    gaps = np.diff(centres) * inches_per_unit
+    if all(gap >= (a + b) / 2 + 0.1 for gap, a, b in zip(gaps, widths, widths[1:])):
+        ax.set_xticks(centres, labels, fontsize=fontsize)
+        return
+    line = 1.3 * fontsize / 72
+    kept: list[int] = []
+    for i, centre in enumerate(centres):
+        if not kept or (centre - centres[kept[-1]]) * inches_per_unit >= line:
+            kept.append(i)
+    ax.set_xticks(centres[kept], [labels[i] for i in kept], fontsize=fontsize, rotation=90)
 
 
 def forest(effects: pd.DataFrame, item: str) -> Figure:
@@ -126,7 +208,7 @@ def forest(effects: pd.DataFrame, item: str) -> Figure:
     subgroups = sorted(effects["subgroup"].unique())
     first = effects[effects["subgroup"] == subgroups[0]]
     items = list(first[item])
-    labels = [f"{name}{_scale_tag(scale)}" for name, scale in zip(first[item], first["scale"])]
+    labels = [f"{name}{_scale_tag(scale)}" for name, scale in zip(short_labels(items), first["scale"])]
     y = np.arange(len(items))[::-1]
     height = max(2.2, 0.24 * len(items) + 1.0)
     fig, axes = plt.subplots(1, len(subgroups), figsize=(WIDTH, height), sharey=True, squeeze=False,
@@ -144,7 +226,7 @@ def forest(effects: pd.DataFrame, item: str) -> Figure:
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="x", color="#eee")
         if item != "module":
-            _module_bands(ax, list(first["module"]), y, label=ax is axes[0][-1])
+            _module_bands(ax, short_labels(list(first["module"])), y, label=ax is axes[0][-1])
     axes[0][0].set_yticks(y)
     axes[0][0].set_yticklabels(labels, fontsize=8 if len(items) > 12 else 9)
     axes[0][0].set_ylim(-0.7, len(items) - 0.3)
@@ -176,11 +258,20 @@ def signature(effects: pd.DataFrame) -> Figure:
     first = effects[effects["subgroup"] == subgroups[0]]
     names = list(first["biomarker"])
     modules = list(first["module"])
-    labels = [n + ("*" if sc != "control SD" else "") for n, sc in zip(names, first["scale"])]
+    labels = [n + ("*" if sc != "control SD" else "") for n, sc in zip(short_labels(names), first["scale"])]
     wide = effects.pivot(index="subgroup", columns="biomarker", values="mean").loc[subgroups, names]
     lo = effects.pivot(index="subgroup", columns="biomarker", values="hdi_lo").loc[subgroups, names]
     hi = effects.pivot(index="subgroup", columns="biomarker", values="hdi_hi").loc[subgroups, names]
-    fig, ax = plt.subplots(figsize=(WIDTH, 1.9 + 0.45 * len(subgroups)), layout="constrained")
+    bounds = [i for i in range(1, len(modules)) if modules[i] != modules[i - 1]]
+    starts = [0, *bounds]
+    ends = [*bounds, len(modules)]
+    titles = short_labels([modules[a] for a in starts])
+    # Module titles are turned upright when one is wider than its block of columns.
+    column = 0.8 * WIDTH / len(names)
+    upright = any(_text_inches(t, 8.5) > (b - a) * column for t, a, b in zip(titles, starts, ends))
+    title_height = max(_text_inches(t, 8.5) for t in titles) if upright else 0.2
+    height = 0.9 + 0.45 * len(subgroups) + max(_text_inches(label, 7.5) for label in labels) + title_height
+    fig, ax = plt.subplots(figsize=(WIDTH, height), layout="constrained")
     norm = TwoSlopeNorm(vmin=-HEATMAP_LIMIT, vcenter=0.0, vmax=HEATMAP_LIMIT)
     image = ax.imshow(wide.to_numpy().clip(-HEATMAP_LIMIT, HEATMAP_LIMIT), cmap="RdBu_r", norm=norm,
                       aspect="auto")
@@ -192,13 +283,10 @@ def signature(effects: pd.DataFrame) -> Figure:
         tick.set_color(subgroup_colour(s))
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(labels, rotation=90, fontsize=7.5)
-    bounds = [i for i in range(1, len(modules)) if modules[i] != modules[i - 1]]
     for b in bounds:
         ax.axvline(b - 0.5, color="white", linewidth=2)
-    starts = [0, *bounds]
-    ends = [*bounds, len(modules)]
-    for a, b in zip(starts, ends):
-        ax.text((a + b - 1) / 2, -0.7, modules[a], ha="center", va="bottom", fontsize=8.5)
+    for title, a, b in zip(titles, starts, ends):
+        ax.text((a + b - 1) / 2, -0.7, title, ha="center", va="bottom", fontsize=8.5, rotation=90 if upright else 0)
     bar = fig.colorbar(image, ax=ax, fraction=0.025, pad=0.01)
     bar.ax.tick_params(labelsize=8)
     bar.set_label("effect vs controls", fontsize=8, labelpad=2)

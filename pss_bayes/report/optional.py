@@ -19,8 +19,9 @@ _OK_STATUS = {"ok", "done", "converged", "pass", "passed", "success"}
 
 def _elpd_figure(frame: pd.DataFrame) -> Figure:
     """ELPD (LOO) of each model with its standard error; higher is better."""
-    labels = [f"{m}" + (f" (K={int(k)})" if "k" in frame and pd.notna(k) else "")
-              for m, k in zip(frame["model"], frame["k"] if "k" in frame else [None] * len(frame))]
+    models = figures.short_labels(frame["model"].astype(str).tolist())
+    labels = [m + (f" (K={int(k)})" if "k" in frame and pd.notna(k) else "")
+              for m, k in zip(models, frame["k"] if "k" in frame else [None] * len(frame))]
     y = np.arange(len(frame))[::-1]
     fig, ax = plt.subplots(figsize=(figures.WIDTH * 0.6, 0.45 * len(frame) + 1.2), layout="constrained")
     se = frame["se"].to_numpy(dtype=float) if "se" in frame else np.zeros(len(frame))
@@ -56,7 +57,8 @@ def _has_table(markdown: str | None) -> bool:
 def _stability_figure(frame: pd.DataFrame) -> Figure:
     """Adjusted Rand index of each variant's partition against the reference fit."""
     status = frame["status"].astype(str) if "status" in frame else pd.Series(["ok"] * len(frame))
-    labels = [v if s.lower() in _OK_STATUS else f"{v} [{s}]" for v, s in zip(frame["variant"].astype(str), status)]
+    variants = figures.short_labels(frame["variant"].astype(str).tolist())
+    labels = [v if s.lower() in _OK_STATUS else f"{v} [{s}]" for v, s in zip(variants, status)]
     colours = ["#1f4e79" if s.lower() in _OK_STATUS else "#d62728" for s in status]
     y = np.arange(len(frame))[::-1]
     fig, ax = plt.subplots(figsize=(figures.WIDTH * 0.6, 0.4 * len(frame) + 1.2), layout="constrained")

@@ -7,7 +7,9 @@ model-spec sections (``mixture``, ``likelihood``, ``covariation``,
 ``patient_spread``, ``priors``) and/or the data (``drop_module``, ``drop_centre``, ``controls``). ``"each"``
 expands one declared variant into one per module or centre of the cohort, and
 ``repeat = N`` into ``N`` copies with their own seeds, so that one grid runs on
-any cohort. Unknown keys are errors, as in model specs.
+any cohort; expanded names that coincide (levels that differ only in characters a
+name cannot hold) get ``_2``, ``_3``, ... in the order of the levels. Unknown keys
+are errors, as in model specs.
 """
 
 from __future__ import annotations
@@ -201,6 +203,28 @@ def _level_name(level: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", level).strip("_") or "level"
 
 
+def _unique(names: list[str]) -> list[str]:
+    """``names`` with ``_2``, ``_3``, ... appended to later repeats of a name (skipping taken names).
+
+    Names made from levels (modules, centres) can coincide when their levels differ only in
+    characters a name cannot hold, e.g. ``IFN (type I)`` and ``IFN type I``.
+    """
+    taken = set(names)
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        if name in seen:
+            number = 2
+            while f"{name}_{number}" in taken:
+                number += 1
+            taken.add(f"{name}_{number}")
+            out.append(f"{name}_{number}")
+        else:
+            seen.add(name)
+            out.append(name)
+    return out
+
+
 def _expand_rule(rule: VariantRule, cohort: Cohort, notes: list[str], source: str) -> list[Variant]:
     base = Variant(rule.name, rule.name, rule.description, rule.changes, rule.drop_module, rule.drop_centre,
                    rule.controls)
@@ -211,9 +235,10 @@ def _expand_rule(rule: VariantRule, cohort: Cohort, notes: list[str], source: st
             if len(modules) < 2:
                 notes.append(f"'{rule.name}': no leave-one-module-out variants (the cohort has one module)")
                 return []
-            expanded = [replace(base, name=f"{rule.name}_{_level_name(m)}", drop_module=m,
+            names = _unique([f"{rule.name}_{_level_name(m)}" for m in modules])
+            expanded = [replace(base, name=name, drop_module=m,
                                 description=_join(f"without module '{m}'", rule.description))
-                        for m in modules]
+                        for name, m in zip(names, modules)]
         elif rule.drop_module not in modules:
             raise SpecError(f"{source}: variant '{rule.name}' drops module '{rule.drop_module}', which the "
                             f"cohort does not have; modules: {list(modules)}")
@@ -228,9 +253,11 @@ def _expand_rule(rule: VariantRule, cohort: Cohort, notes: list[str], source: st
                 notes.append(f"'{rule.name}': no leave-one-centre-out variants (the cohort has "
                              + ("no batch/centre column)" if cohort.batch is None else "one centre)"))
                 return []
-            expanded = [replace(v, name=f"{v.name}_{_level_name(c)}", drop_centre=c,
+            pairs = [(v, c) for v in expanded for c in centres]
+            names = _unique([f"{v.name}_{_level_name(c)}" for v, c in pairs])
+            expanded = [replace(v, name=name, drop_centre=c,
                                 description=_join(v.description, f"without centre '{c}'"))
-                        for v in expanded for c in centres]
+                        for name, (v, c) in zip(names, pairs)]
         elif rule.drop_centre not in centres:
             raise SpecError(f"{source}: variant '{rule.name}' drops centre '{rule.drop_centre}', which the "
                             f"cohort does not have; centres: {list(centres)}")

@@ -165,9 +165,19 @@ def write_figures(out: Path, k_posterior: pd.DataFrame, change: pd.DataFrame,
     import matplotlib
 
     matplotlib.use("Agg")
+    from pss_bayes.report.figures import quiet_drawing
+
+    with quiet_drawing():
+        return [_k_figure(out / "k_posterior.png", k_posterior),
+                _change_figure(out / "membership_change.png", change, patients)]
+
+
+def _k_figure(path: Path, k_posterior: pd.DataFrame) -> Path:
+    """Heatmap of the posterior over K (columns) of each variant (rows)."""
     import matplotlib.pyplot as plt
 
-    paths = []
+    from pss_bayes.report.figures import short_labels
+
     table = k_posterior.pivot_table(index="variant", columns="k", values="probability", fill_value=0.0,
                                     sort=False)
     table = table.reindex(columns=sorted(table.columns))
@@ -178,12 +188,19 @@ def write_figures(out: Path, k_posterior: pd.DataFrame, change: pd.DataFrame,
             ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
                     color="white" if value > 0.6 else "black")
     ax.set_xticks(range(table.shape[1]), [str(k) for k in table.columns])
-    ax.set_yticks(range(table.shape[0]), list(table.index), fontsize=7)
+    ax.set_yticks(range(table.shape[0]), short_labels([str(v) for v in table.index]), fontsize=7)
     ax.set_xlabel("number of non-empty subgroups K")
     ax.set_title("Posterior over K per variant", fontsize=10)
     fig.tight_layout()
-    paths.append(_save(fig, out / "k_posterior.png"))
-    plt.close(fig)
+    return _save(fig, path)
+
+
+def _change_figure(path: Path, change: pd.DataFrame, patients: pd.DataFrame) -> Path:
+    """Heatmap of each patient's (columns) largest membership change in each variant (rows)."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from pss_bayes.report.figures import short_labels
 
     order = patients.sort_values(["subgroup", "stability"])["subject_id"].astype(str)
     matrix = change.loc[order].T
@@ -191,9 +208,7 @@ def write_figures(out: Path, k_posterior: pd.DataFrame, change: pd.DataFrame,
     if matrix.empty:
         ax.text(0.5, 0.5, "no finished variant", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
-        paths.append(_save(fig, out / "membership_change.png"))
-        plt.close(fig)
-        return paths
+        return _save(fig, path)
     cmap = matplotlib.colormaps["magma_r"].copy()
     cmap.set_bad("lightgrey")
     image = ax.imshow(np.ma.masked_invalid(matrix.to_numpy(float)), cmap=cmap, vmin=0, vmax=1, aspect="auto",
@@ -201,18 +216,20 @@ def write_figures(out: Path, k_posterior: pd.DataFrame, change: pd.DataFrame,
     bounds = np.flatnonzero(np.diff(patients.set_index("subject_id").loc[order, "subgroup"].to_numpy())) + 0.5
     for x in bounds:
         ax.axvline(x, color="steelblue", linewidth=1)
-    ax.set_yticks(range(matrix.shape[0]), list(matrix.index), fontsize=7)
+    ax.set_yticks(range(matrix.shape[0]), short_labels([str(v) for v in matrix.index]), fontsize=7)
     ax.set_xticks([])
     ax.set_xlabel("patients, by reference subgroup (blue lines) and stability")
     ax.set_title("Largest change of a patient's membership probability\n(grey: patient not in the variant)",
                  fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.03)
     fig.tight_layout()
-    paths.append(_save(fig, out / "membership_change.png"))
-    plt.close(fig)
-    return paths
+    return _save(fig, path)
 
 
 def _save(fig: Any, path: Path) -> Path:
+    """Write the figure to ``path`` and close it."""
+    import matplotlib.pyplot as plt
+
     fig.savefig(path, dpi=120)
+    plt.close(fig)
     return path

@@ -5,7 +5,8 @@ calling process writes every finished variant at once to ``DIR/variants/NAME/``
 (``DONE`` last, atomically) and updates ``DIR/manifest.json``. A rerun with
 ``resume=True`` skips the variants whose ``DONE`` holds the fingerprint of the
 variant as now defined (its definition, spec, sampler settings, seed, the data
-and the package version) and refits the others; a fit that raises is recorded
+and the package version) and whose files are all there, and refits the others
+(decided before any fit starts); a fit that raises is recorded
 with its error and the grid goes on. Seeds come from the grid's seed and the
 variant's name, so a resumed run gives the same tables as an uninterrupted one.
 """
@@ -249,7 +250,7 @@ def _write(out: Path, task: VariantTask, outcome: VariantOutcome) -> None:
         write_fit_dir(outcome.result, folder, command=["pss-bayes", "sensitivity", f"variant {task.variant.name}"])
     else:
         store.write_tables(folder, outcome.tables)
-        store.write_json(folder / "diagnostics.json", outcome.info["diagnostics"])
+        store.write_json(folder / store.DIAGNOSTICS, outcome.info["diagnostics"])
     store.mark_done(folder, task.fingerprint)
 
 

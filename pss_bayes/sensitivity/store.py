@@ -11,8 +11,9 @@ Layout of ``DIR``::
     variants/reference/      the reference fit: a complete fit directory (``write_fit_dir``)
 
 A variant counts as finished only when its ``DONE`` exists and holds the
-fingerprint of the variant as now defined, so a half-written folder (a killed
-run) or a folder from another grid definition is never taken as finished.
+fingerprint of the variant as now defined and its files (:func:`finished_files`)
+are all there, so a half-written folder (a killed run), a folder that lost a file
+or a folder from another grid definition is never taken as finished.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import Any
 import pandas as pd
 
 from pss_bayes.errors import ResultFileError
+from pss_bayes.fit_dir import COHORT_FILE, MARKERS_FILE, POSTERIOR_FILE, RUN_FILE
+from pss_bayes.sensitivity.grid import REFERENCE
 from pss_bayes.sensitivity.stability import FitTables
 
 MANIFEST = "manifest.json"
@@ -34,6 +37,7 @@ DONE = "DONE"
 ERROR = "ERROR.txt"
 VARIANT_FILE = "variant.json"
 TABLES = ("membership", "n_subgroups", "module_effects")
+DIAGNOSTICS = "diagnostics.json"
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -54,13 +58,23 @@ def variant_dir(out: Path, name: str) -> Path:
     return Path(out) / VARIANTS / name
 
 
+def finished_files(name: str) -> tuple[str, ...]:
+    """The files a finished variant's folder holds besides ``DONE`` (the reference's: a fit folder's)."""
+    files = (VARIANT_FILE, DIAGNOSTICS, *(f"{table}.csv" for table in TABLES))
+    if name == REFERENCE:
+        files += ("effects.csv", POSTERIOR_FILE, RUN_FILE, COHORT_FILE, MARKERS_FILE)
+    return files
+
+
 def is_done(folder: Path, fingerprint: str) -> bool:
-    """Whether the folder holds a finished variant with this fingerprint."""
+    """Whether the folder (``variants/NAME``) holds a finished variant with this fingerprint and all
+    of its files."""
     done = folder / DONE
     try:
-        return json.loads(done.read_text())["fingerprint"] == fingerprint
+        marked = json.loads(done.read_text())["fingerprint"] == fingerprint
     except (OSError, ValueError, KeyError, TypeError):
         return False
+    return marked and all((folder / name).is_file() for name in finished_files(folder.name))
 
 
 def clear(folder: Path) -> None:

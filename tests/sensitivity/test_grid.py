@@ -1,5 +1,6 @@
 """Sensitivity grids: the shipped default, TOML validation, expansion on a cohort, seeds."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,30 @@ def test_repeat_and_settings_override(tiny_sim):
     assert names == [REFERENCE, "seed_1", "seed_2", "seed_3"]
     changed = grid.with_settings(seed=7, tune=10, chains=None)
     assert (changed.seed, changed.draws, changed.tune, changed.chains) == (7, 50, 10, None)
+
+
+def _renamed_modules(cohort, names):
+    """The cohort with its modules renamed (old name -> new name)."""
+    modules = tuple(names.get(m, m) for m in cohort.markers.modules)
+    return dataclasses.replace(cohort, markers=dataclasses.replace(cohort.markers, modules=modules))
+
+
+def test_each_gives_levels_that_clean_to_the_same_name_numbered_names(tiny_sim):
+    cohort = _renamed_modules(tiny_sim.cohort, {"interferon": "IFN (type I)", "inflammation": "IFN type I",
+                                                "b_cell": "IFN-type-I", "autoantibodies": "IFN_type_I_2"})
+    first = np.asarray(cohort.batch) == sorted(set(cohort.batch))[0]
+    cohort = dataclasses.replace(cohort, batch=np.where(first, "A B", "A_B"))
+    grid = grid_from_dict({"variant": [{"name": "wm", "drop_module": "each"}, {"name": "wc", "drop_centre": "each"}]})
+    variants = grid.expand(cohort).variants
+    modules = {v.name: v.drop_module for v in variants if v.drop_module}
+    assert modules == {"wm_IFN_type_I": "IFN (type I)", "wm_IFN_type_I_3": "IFN type I",
+                       "wm_IFN-type-I": "IFN-type-I", "wm_IFN_type_I_2": "IFN_type_I_2"}
+    assert [v.name for v in variants if v.drop_centre] == ["wc_A_B", "wc_A_B_2"]
+    assert [v.drop_centre for v in variants if v.drop_centre] == ["A B", "A_B"]
+    assert [v.name for v in grid.expand(cohort).variants] == [v.name for v in variants]     # deterministic
+    with pytest.raises(SpecError, match=r"\['wm_IFN_type_I'\] occur more than once"):   # written names still checked
+        grid_from_dict({"variant": [{"name": "wm", "drop_module": "each"},
+                                    {"name": "wm_IFN_type_I"}]}).expand(cohort)
 
 
 def test_seeds_depend_on_grid_seed_and_name_only():

@@ -71,6 +71,32 @@ def test_resume_refits_only_unfinished_or_outdated_variants(small_run, file_coho
     assert {name: (out / name).read_bytes() for name in OUTPUTS} == before
 
 
+@pytest.mark.parametrize("lost", ["no_interferon/membership.csv", "reference/posterior.nc"])
+def test_resume_refits_a_finished_variant_that_lost_a_file(small_run, file_cohort, cohort_dir, tmp_path,
+                                                           monkeypatch, lost):
+    import shutil
+
+    source, _ = small_run
+    out = tmp_path / "copy"
+    shutil.copytree(source, out)
+    (out / "variants" / lost).unlink()
+    name = lost.split("/")[0]
+    real, fitted = runner_module.execute, []
+
+    def recording(task, cohort):
+        assert (out / MANIFEST).read_text().count('"pending"') == 1     # decided before any fit
+        fitted.append(task.variant.name)
+        return real(task, cohort)
+
+    monkeypatch.setattr(runner_module, "execute", recording)
+    result = run_sensitivity(file_cohort, out, cohort_dir / "grid.toml", n_jobs=1, progress=False, resume=True)
+    assert fitted == result.run.computed == [name]
+    assert sorted(result.run.skipped) == sorted(set(NAMES) - {name})
+    assert (out / "variants" / lost).exists()
+    for output in OUTPUTS:
+        assert (out / output).read_bytes() == (source / output).read_bytes(), output
+
+
 def test_failed_variant_is_recorded_and_retried_on_resume(file_cohort, tmp_path, monkeypatch):
     grid = tmp_path / "grid.toml"
     grid.write_text('[grid]\ndraws = 15\ntune = 15\nchains = 1\n[[variant]]\nname = "normal"\n'
