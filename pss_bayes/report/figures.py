@@ -45,7 +45,8 @@ def short_labels(names: Sequence[str], limit: int = MAX_LABEL) -> list[str]:
 
     A longer name is cut and ends with :data:`ELLIPSIS`; when two names would be
     cut to the same label, each of them is numbered (``"…(1)"``, ``"…(2)"``, in
-    order of appearance). Equal names get equal labels.
+    order of appearance). Equal names get equal labels. A ``$`` is escaped, so that
+    matplotlib draws it instead of reading what follows as mathematics.
     """
     unique = list(dict.fromkeys(names))
     cut = {name: _cut(name, limit) for name in unique}
@@ -57,7 +58,7 @@ def short_labels(names: Sequence[str], limit: int = MAX_LABEL) -> list[str]:
         if label != name and counts[label] > 1:
             label = _numbered(name, limit, taken)
         labels[name] = label
-    return [labels[name] for name in names]
+    return [labels[name].replace("$", r"\$") for name in names]
 
 
 def _cut(name: str, limit: int, suffix: str = "") -> str:

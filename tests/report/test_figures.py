@@ -75,6 +75,14 @@ def test_no_warning_reaches_the_terminal():
     assert [str(w.message) for w in caught] == []
 
 
+def test_dollar_signs_in_names_are_drawn_as_text():
+    """A name such as '$\\x$' would otherwise be read as mathematics and stop the drawing."""
+    assert figures.short_labels(["$\\x$ gene"]) == ["\\$\\x\\$ gene"]
+    effects = _effects({"$\\x$ gene": "interferon", "IFI27": "$money$"})
+    for fig in (figures.forest(effects, "biomarker"), figures.signature(effects)):
+        assert figures.png_uri(fig).startswith("data:image/png")
+
+
 def _members(sizes: list[int]) -> pd.DataFrame:
     """Memberships of patients in len(sizes) subgroups, ``sizes[s - 1]`` most probably in subgroup s."""
     k = len(sizes)
