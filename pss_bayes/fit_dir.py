@@ -90,7 +90,7 @@ def write_fit_dir(result: FitResult, out: str | Path, command: list[str] | None 
         "memberships_conditional_on_k": conditional,
         "membership_note": (f"Memberships, effects and module effects are conditional on K={result.k}, "
                             + ("the number of non-empty subgroups requested"
-                               if result.run_info.get("k_requested") == result.k and "k_note" not in result.run_info
+                               if "k_requested" in result.run_info and "k_note" not in result.run_info
                                else "the posterior mode of the number of non-empty subgroups")
                             + "; n_subgroups.csv carries the uncertainty in K." if conditional else
                             f"All posterior draws had K={result.k} non-empty subgroups."),
