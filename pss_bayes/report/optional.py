@@ -119,7 +119,10 @@ def classifier_section(classifier: Classifier, modules: Mapping[str, str]) -> Se
         body += ("<h3>What a smaller panel costs</h3>"
                  + paragraph("Cross-validated agreement with the full model's most probable subgroup when the "
                              "panel holds the first 'size' biomarkers (each row adds the one named; 'all' uses "
-                             "every biomarker of the fit).")
+                             "every biomarker of the fit)."
+                             + (" An empty cell: no patient had every biomarker of that row measured, so the row "
+                                "could not be judged (nothing is imputed for a patient being predicted)."
+                                if classifier.panel_curve["agreement"].isna().any() else ""))
                  + table(classifier.panel_curve, headers={"added": "biomarker added"}))
     if classifier.curves:
         body += "<h3>Calibration</h3>" + figure(

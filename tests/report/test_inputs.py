@@ -103,3 +103,19 @@ def test_unreadable_csv(tmp_path):
     (tmp_path / "stability.csv").write_bytes(b"")
     with pytest.raises(ResultFileError, match="not a readable CSV"):
         read_sensitivity(tmp_path)
+
+
+def test_classifier_section_explains_a_panel_curve_row_no_patient_could_judge(tmp_path):
+    from pss_bayes.report.optional import classifier_section
+
+    path = tmp_path / "model.json"
+    curve = [{"size": 1, "added": "IFI27", "agreement": 0.8, "log_loss": 0.5},
+             {"size": 9, "added": "all", "agreement": None, "log_loss": None}]
+    path.write_text(json.dumps({"format": "pss_bayes.SubgroupClassifier", "schema_version": 2,
+                                "features": {"panel": ["IFI27"]}, "panel_curve": curve, "sha256": "0a1b"}))
+    body = classifier_section(read_classifier(path), {"IFI27": "interferon"}).body
+    assert "An empty cell: no patient had every biomarker of that row measured" in body
+    curve[1].update(agreement=0.9, log_loss=0.3)
+    path.write_text(json.dumps({"format": "pss_bayes.SubgroupClassifier", "schema_version": 2,
+                                "features": {"panel": ["IFI27"]}, "panel_curve": curve, "sha256": "0a1b"}))
+    assert "An empty cell" not in classifier_section(read_classifier(path), {"IFI27": "interferon"}).body
