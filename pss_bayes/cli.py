@@ -136,6 +136,8 @@ def fit(
         raise ResultFileError(f"--out '{out}' is a file; give a folder for the fit's files")
     spec = load_spec(model)
     data = _load(cohort, markers, covariates, batch, patient_label, control_label, drop_missing_covariates)
+    for warning in data.summary().warnings:
+        err_console.print(f"[bold yellow]Data warning:[/bold yellow] {escape(warning)}", highlight=False)
     result = fit_model(data, spec, seed=seed, draws=draws, tune=tune, chains=chains, extensions=extensions,
                        n_jobs=jobs, k=k, progress=not quiet)
     write_fit_dir(result, out, command=_invocation)

@@ -94,6 +94,7 @@ def write_fit_dir(result: FitResult, out: str | Path, command: list[str] | None 
                                else "the posterior mode of the number of non-empty subgroups")
                             + "; n_subgroups.csv carries the uncertainty in K." if conditional else
                             f"All posterior draws had K={result.k} non-empty subgroups."),
+        "data_warnings": list(cohort.summary().warnings),
         "converged": diag.converged,
         "warnings": diag.warnings,
         "model_warnings": diag.model_warnings,

@@ -100,3 +100,19 @@ def test_refit_into_a_folder_removes_files_the_new_fit_does_not_write(cohort_dir
     (out / "patient_spread.csv").write_text("left by an earlier fit\n")
     main(_fit_args(cohort_dir, out, "--quiet", "--model", "equal_spread", "--extensions", "0"))
     assert (out / "membership.csv").exists() and not (out / "patient_spread.csv").exists()
+
+
+def test_fit_prints_and_records_the_data_warnings(tiny_sim, tmp_path, capsys):
+    frame, markers = tiny_sim.cohort.to_frame(), tiny_sim.cohort.markers.to_frame()
+    name = next(n for n, b in zip(tiny_sim.cohort.biomarker_names, tiny_sim.cohort.markers.is_binary) if not b)
+    controls = frame.index[frame["group"] == "control"]
+    frame.loc[controls[:-1], name] = 1.0                              # a detection limit among the controls
+    frame.to_csv(tmp_path / "cohort.csv", index=False)
+    markers.to_csv(tmp_path / "markers.csv", index=False)
+    out = tmp_path / "fit"
+    main(["fit", str(tmp_path / "cohort.csv"), "--markers", str(tmp_path / "markers.csv"), "--draws", "20",
+          "--tune", "20", "--chains", "1", "--extensions", "0", "--quiet", "--out", str(out)])
+    err = " ".join(capsys.readouterr().err.split())
+    assert "Data warning:" in err and f"'{name}' ({len(controls) - 1} of {len(controls)} controls at 1)" in err
+    recorded = json.loads((out / "run.json").read_text())["data_warnings"]
+    assert any(f"'{name}' ({len(controls) - 1} of" in w for w in recorded)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -89,7 +90,7 @@ def select_biomarkers(frame: pd.DataFrame, origin: Origin, roles: Mapping[str, s
     columns in ``roles`` (name -> role) are never biomarkers.
     """
     if requests is None:
-        requests = _infer_requests(frame, roles)
+        requests = _infer_requests(frame, roles, origin)
     else:
         for request in requests:
             _check_request(request, frame, origin, roles, marker_origin)
@@ -119,7 +120,10 @@ def _check_request(request: MarkerRequest, frame: pd.DataFrame, origin: Origin,
             "name in one of the files, or remove the row from the markers table.")
 
 
-def _infer_requests(frame: pd.DataFrame, roles: Mapping[str, str]) -> tuple[MarkerRequest, ...]:
+def _infer_requests(frame: pd.DataFrame, roles: Mapping[str, str], origin: Origin) -> tuple[MarkerRequest, ...]:
+    """Biomarkers of a cohort without a markers table: the undeclared columns whose present cells are
+    mostly numbers. A column of numbers written with thousands separators, decimal commas or percent
+    signs is refused rather than left out unseen."""
     requests = []
     for column in frame.columns:
         if column in roles or is_unnamed(column):
@@ -127,7 +131,19 @@ def _infer_requests(frame: pd.DataFrame, roles: Mapping[str, str]) -> tuple[Mark
         parsed = parse_numeric(frame[column])
         if parsed.n_numbers > int(parsed.bad.sum()):
             requests.append(MarkerRequest(column, None, None, -1))
+            continue
+        formatted = np.array([bad and _FORMATTED.fullmatch(t) is not None for t, bad in zip(parsed.text, parsed.bad)])
+        if formatted.any() and parsed.n_numbers + formatted.sum() >= 0.8 * (~parsed.missing).sum():
+            pos = int(np.flatnonzero(formatted)[0])
+            raise CohortError(
+                f"{origin.where(column, pos)}: '{parsed.text[pos]}' is a number written with a thousands "
+                "separator, a decimal comma or a percent sign, as are most of the column's values; write "
+                "plain numbers (e.g. 5394.0, 5.3, 49.1), or leave the column out of the file.")
     return tuple(requests)
+
+
+#: A number written with thousands separators, a decimal comma or a percent sign.
+_FORMATTED = re.compile(r"[+-]?(?:\d{1,3}(?:[,' ]\d{3})+(?:\.\d+)?|\d+,\d+|(?:\d+\.?\d*|\.\d+)\s*%)")
 
 
 def resolve(request: MarkerRequest, parsed: NumericColumn) -> tuple[str, str]:

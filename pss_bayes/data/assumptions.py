@@ -11,6 +11,8 @@ values after covariates and batch.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
@@ -59,6 +61,12 @@ def _control_residuals(cohort: Cohort, columns: np.ndarray) -> tuple[np.ndarray,
         parts.append(pd.get_dummies(pd.Series(cohort.batch), drop_first=True, dtype=float).to_numpy())
     design = np.concatenate(parts, axis=1)[controls]
     values = cohort.analysis_values[np.ix_(controls, columns)]
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)                  # all-missing columns
+        deviation = np.abs(values - np.nanmedian(values, axis=0))
+        spread = np.nanmedian(deviation, axis=0)
+        spread = np.where(spread > 0, spread, np.nanmax(deviation, axis=0))
+    values = values / np.where(spread > 0, spread, 1.0)    # the checks are scale-free; 1e200 would overflow
     out = np.full(values.shape, np.nan)
     usable = np.isfinite(design).all(1)
     for c in range(values.shape[1]):

@@ -11,6 +11,7 @@ import pandas as pd
 
 from pss_bayes.data.assumptions import assumption_warnings
 from pss_bayes.data.cohort import BINARY, CONTINUOUS, Cohort
+from pss_bayes.data.scaling import ControlScaling
 from pss_bayes.data.transforms import NONE
 
 #: A biomarker missing for more than this fraction of a group gets a warning.
@@ -67,11 +68,13 @@ def data_warnings(cohort: Cohort) -> tuple[str, ...]:
     batch levels (centres) with patients but no controls (their offset is confounded
     with the subgroups); covariates whose effect the controls cannot measure (one value
     among them, or levels only patients have) or that look like numbers read as text
-    (:func:`_covariate_warnings`), and continuous biomarkers whose values are all 0 or 1.
+    (:func:`_covariate_warnings`), continuous biomarkers whose values are all 0 or 1, and
+    those whose controls mostly share one value (:func:`_tied_controls_warnings`).
     """
     messages = []
     messages.extend(assumption_warnings(cohort))
     messages.extend(_covariate_warnings(cohort))
+    messages.extend(_tied_controls_warnings(cohort))
     values = cohort.values[:, ~cohort.markers.is_binary]
     for name, column in zip(np.asarray(cohort.biomarker_names)[~cohort.markers.is_binary], values.T):
         observed = column[~np.isnan(column)]
@@ -95,6 +98,25 @@ def data_warnings(cohort: Cohort) -> tuple[str, ...]:
             if fraction > HIGH_MISSINGNESS:
                 messages.append(f"biomarker '{row.biomarker}' is missing for {fraction:.0%} of {group}.")
     return tuple(messages)
+
+
+def _tied_controls_warnings(cohort: Cohort) -> list[str]:
+    """Continuous biomarkers whose controls' MAD and IQR are both zero (most controls share one value,
+    as at a detection limit): their control SD then comes from the few other controls, and effects in
+    control SDs can be very large."""
+    scaling = ControlScaling.fit(cohort)
+    controls = cohort.analysis_values[~cohort.is_patient]
+    found = []
+    for j, (name, method) in enumerate(zip(scaling.biomarkers, scaling.method)):
+        if method in ("sd", "unit"):
+            observed = controls[:, j][~np.isnan(controls[:, j])]
+            tied = int((observed == scaling.centre[j]).sum())
+            found.append(f"'{name}' ({tied} of {len(observed)} controls at {scaling.centre[j]:g})")
+    if not found:
+        return []
+    return [f"biomarker(s) {', '.join(found)}: most healthy controls share one value (a detection limit?), so "
+            "the controls' SD that scales the biomarker comes from the few others and its effects in control "
+            "SDs can be very large; consider it as binary (above the limit or not), or leave it out."]
 
 
 #: A categorical covariate with more levels than this, and than a fifth of the subjects, is said to

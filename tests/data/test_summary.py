@@ -270,3 +270,27 @@ def test_no_covariate_warnings_on_simulated_cohorts():
     for preset in ("default", "tiny"):
         cohort = simulate_cohort(preset=preset, seed=1).cohort
         assert not [w for w in summarise(cohort).warnings if "covariate" in w or "declared continuous" in w]
+
+
+def test_warning_for_a_biomarker_most_controls_share_one_value_of(frame, markers):
+    frame = frame.copy()
+    controls = np.flatnonzero(frame["group"] == "control")
+    frame.loc[controls[:-1], "CXCL13"] = 0.5                        # all but one control at a detection limit
+    found = _warnings_of(frame, markers)
+    assert any("'CXCL13' (11 of 12 controls at 0.5): most healthy controls share one value" in w for w in found)
+
+
+def test_assumption_checks_do_not_depend_on_the_units():
+    """Values of the order of 1e200 (whose squares overflow) give the same warnings as the same data in plain units."""
+    sim = simulate_cohort(preset="tiny", seed=2)
+    frame, markers = sim.cohort.to_frame(), sim.cohort.markers.to_frame()
+    first, second = [n for n, b in zip(sim.cohort.biomarker_names, sim.cohort.markers.is_binary) if not b][:2]
+    controls = frame["group"] == "control"
+    frame.loc[controls, second] = frame.loc[controls, first] + 0.05 * np.random.default_rng(0).normal(size=controls.sum())
+    markers.loc[markers["biomarker"] == second, "module"] = "another"
+    plain = summarise(cohort_from_frame(frame, markers)).warnings
+    frame[first] = frame[first] * 1e200
+    with np.errstate(all="raise"):
+        huge = summarise(cohort_from_frame(frame, markers)).warnings
+    assert any("co-vary among the healthy controls" in w for w in plain)
+    assert [w for w in huge if "co-vary" in w] == [w for w in plain if "co-vary" in w]

@@ -337,3 +337,21 @@ def test_in_memory_rows_are_numbered(frame):
         cohort_from_frame(frame)
     with raises("file 'mine.csv', column 'subject_id'"):
         cohort_from_frame(frame, source="mine.csv")
+
+
+@pytest.mark.parametrize("formatted", [lambda v: f"{v * 1000:,.1f}", lambda v: f"{v:.1f}%",
+                                        lambda v: f"{v:.2f}".replace(".", ",")])
+def test_numbers_written_with_formatting_are_refused_without_a_markers_file(frame, write, formatted):
+    """Such a column used to be left out unseen (it is not plain numbers); with a markers file it is refused too."""
+    frame = frame.copy()
+    frame["MX1"] = [formatted(abs(v) + 1.0) for v in frame["MX1"]]
+    with raises("cohort.csv", "column 'MX1', line 2", "thousands separator, a decimal comma or a percent sign"):
+        load_cohort(write(frame))
+
+
+def test_a_text_column_that_is_not_numbers_is_still_left_out(frame, write):
+    frame = frame.copy()
+    frame["note"] = ["seen twice, 2019" if i % 2 else "ok" for i in range(len(frame))]
+    with pytest.warns(UserWarning):
+        cohort = load_cohort(write(frame))
+    assert "note" in cohort.ignored_columns
