@@ -280,7 +280,10 @@ class Cohort:
         return digest.hexdigest()
 
     def summary(self) -> "CohortSummary":
-        """Counts, missingness per biomarker and group, and binary positivity rates."""
+        """Counts, missingness per biomarker and group, binary positivity rates and data warnings
+        (computed once: a cohort does not change)."""
         from pss_bayes.data.summary import summarise
 
-        return summarise(self)
+        if "_summary" not in self.__dict__:
+            object.__setattr__(self, "_summary", summarise(self))
+        return self.__dict__["_summary"]

@@ -32,7 +32,6 @@ from pss_bayes.data import _checks
 from pss_bayes.data._markers import parse_markers, resolve, select_biomarkers
 from pss_bayes.data._table import NA_VALUES, Origin, normalise_columns, quoted, require_columns
 from pss_bayes.data.cohort import Cohort, MarkerTable
-from pss_bayes.data.summary import data_warnings
 from pss_bayes.errors import CohortError
 
 __all__ = ["MIN_SUBJECTS_PER_GROUP", "NA_VALUES", "CohortWarning", "cohort_from_frame", "load_cohort",
@@ -287,7 +286,7 @@ def _build(frame: pd.DataFrame, origin: Origin, markers: pd.DataFrame | None, ma
         batch=None if batch_labels is None else batch_labels[rows], batch_name=batch,
         group_labels=labels, source=origin.path, ignored_columns=selection.ignored,
         dropped_subjects=tuple(dropped))
-    for message in data_warnings(cohort):
+    for message in cohort.summary().warnings:
         warnings.warn(message, CohortWarning, stacklevel=3)
     return cohort
 
