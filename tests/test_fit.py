@@ -1,5 +1,6 @@
 """fit() on a tiny cohort: result structure, tables, files, round trips, errors."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -52,6 +53,14 @@ def test_same_seed_same_tables(tiny_sim, tiny_fit):
                 progress=False)
     pd.testing.assert_frame_equal(again.membership(), tiny_fit.membership())
     pd.testing.assert_frame_equal(again.module_effects(), tiny_fit.module_effects())
+
+
+def test_summary_gives_the_monte_carlo_error_of_the_k_posterior(tiny_fit, monkeypatch):
+    diag = dataclasses.replace(tiny_fit.diagnostics(), k_probability_mcse={"2": 0.043, "3": 0.031})
+    monkeypatch.setattr(tiny_fit, "_diagnostics", diag)
+    assert "(Monte Carlo standard error up to 0.04)" in tiny_fit.summary()
+    monkeypatch.setattr(tiny_fit, "_diagnostics", dataclasses.replace(diag, k_probability_mcse={"2": 0.0}))
+    assert "Monte Carlo" not in tiny_fit.summary()
 
 
 def test_parallel_chains_match_serial(tiny_sim):
@@ -143,6 +152,7 @@ def test_requested_k_is_named_in_the_membership_note(tiny_sim, tmp_path):
     assert (f"conditional on K={other}, the number of non-empty subgroups requested" in note) == (len(k_table) > 1)
 
 
+@pytest.mark.filterwarnings("error::sklearn.exceptions.ConvergenceWarning")   # k-means on few distinct rows
 def test_binary_markers_alone_fit(tiny_sim):
     """A cohort of binary markers only starts its chains from a partition of those markers."""
     cohort = tiny_sim.cohort

@@ -18,11 +18,11 @@ TRACE_VARIABLES = ("fixed", "delta", "loading", "sigma2", "patient_scale", "subg
 
 def initial_labels(data: ModelData, n_components: int, seed: int) -> np.ndarray:
     """A k-means partition of the patients into ``n_components`` clusters (seeded), on their continuous
-    markers (on the binary ones when there are none)."""
+    markers (on the binary ones when there are none); fewer when the patients have fewer distinct values."""
     patients = data.is_patient
     columns = ~data.is_binary if (~data.is_binary).any() else data.is_binary
     x = np.where(data.observed[patients], data.y[patients], 0.0)[:, columns]
-    k = min(n_components, int(patients.sum()))
+    k = min(n_components, len(np.unique(x, axis=0)))        # binary markers alone may take few distinct rows
     km = KMeans(n_clusters=k, n_init=1, random_state=seed % (2 ** 32)).fit(x)
     return km.labels_.astype(int)
 

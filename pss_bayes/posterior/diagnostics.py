@@ -6,7 +6,9 @@ split R-hat (Vehtari et al. 2021) at most ``max_rhat`` and bulk ESS at least
 and residual scales (label-invariant), and on the relabelled weights and effects;
 no divergent transitions; and chains that agree on the number of subgroups and
 on the patients' memberships. Each failed check becomes a plain sentence in
-``warnings``.
+``warnings``. How often each chain visits each number of subgroups, and the Monte
+Carlo error of its pooled posterior probability, are kept alongside: when the
+number of subgroups is what mixes slowly, the warning quotes them.
 
 One check is about the model rather than the sampler: a sparse mixture whose
 posterior puts more than :data:`MAX_CEILING_MASS` of its mass on using all its
@@ -46,6 +48,10 @@ class Diagnostics:
     chain_k_modes: list[int] = field(default_factory=list)
     membership_disagreement: float = 0.0
     model_warnings: list[str] = field(default_factory=list)
+    #: Share of each chain's draws at each number of subgroups: ``{"2": [chain 1, chain 2, ...], ...}``.
+    k_by_chain: dict[str, list[float]] = field(default_factory=dict)
+    #: Monte Carlo standard error of the pooled posterior probability of each number of subgroups.
+    k_probability_mcse: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -103,20 +109,26 @@ def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, max_rhat: float = 
     n_chains = keep.shape[0]
     if n_chains < 2:
         warnings.append("Only one chain was run: R-hat and between-chain agreement cannot be checked.")
-    if not np.isnan(worst_rhat) and worst_rhat > max_rhat:
-        warnings.append(f"R-hat reaches {worst_rhat:.3f} (at {rhat_at}), above {max_rhat}: the chains "
-                        "have not mixed. Run more draws and warm-up, or inspect the chains.")
+    k = posterior["n_subgroups"].to_numpy()
+    by_chain, mcse = k_by_chain(k), k_probability_mcse(k)
+    rhat_failed = not np.isnan(worst_rhat) and worst_rhat > max_rhat
+    if rhat_failed:
+        warnings.append(f"R-hat reaches {worst_rhat:.3f} (at {rhat_at}), above {max_rhat}: " + (
+            _slow_k(by_chain, mcse, "the chains visit the numbers of subgroups in different proportions")
+            if rhat_at == "n_subgroups" else "the chains have not mixed. Run more draws and warm-up, or inspect "
+                                             "the chains."))
     if np.isnan(worst_ess):
         warnings.append(f"Bulk effective sample size cannot be computed from {keep.shape[1]} draws per chain: "
                         "run more draws.")
     elif worst_ess < min_ess:
-        warnings.append(f"Bulk effective sample size is only {worst_ess:.0f} (at {ess_at}), below "
-                        f"{min_ess}: estimates are noisy. Run more draws.")
+        warnings.append(f"Bulk effective sample size is only {worst_ess:.0f} (at {ess_at}), below {min_ess}: " + (
+            ("the chains move between numbers of subgroups slowly (see the R-hat warning)." if rhat_failed and rhat_at == ess_at
+             else _slow_k(by_chain, mcse, "the chains move between numbers of subgroups slowly"))
+            if ess_at == "n_subgroups" else "estimates are noisy. Run more draws."))
     divergences = int(sample_stats["diverging"].to_numpy().sum()) if "diverging" in sample_stats else 0
     if divergences:
         warnings.append(f"{divergences} divergent transitions: the posterior geometry was not explored "
                         "reliably.")
-    k = posterior["n_subgroups"].to_numpy()
     chain_modes = [int(np.bincount(row).argmax()) for row in k]
     overall = int(np.bincount(k.ravel()).argmax())
     agree = True
@@ -138,7 +150,40 @@ def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, max_rhat: float = 
     return Diagnostics(converged=converged, max_rhat=worst_rhat, min_ess_bulk=worst_ess,
                        divergences=divergences, chains_agree=agree, warnings=warnings,
                        worst={"rhat_at": rhat_at, "ess_at": ess_at}, chain_k_modes=chain_modes,
-                       membership_disagreement=disagreement, model_warnings=_ceiling_warnings(k, k_max))
+                       membership_disagreement=disagreement, model_warnings=_ceiling_warnings(k, k_max),
+                       k_by_chain=by_chain, k_probability_mcse=mcse)
+
+
+def k_by_chain(n_subgroups: np.ndarray) -> dict[str, list[float]]:
+    """Share of each chain's draws (rows of ``n_subgroups``, (chain, draw)) at each number of subgroups seen."""
+    return {str(int(v)): [float(np.mean(row == v)) for row in n_subgroups] for v in np.unique(n_subgroups)}
+
+
+def k_probability_mcse(n_subgroups: np.ndarray) -> dict[str, float]:
+    """Monte Carlo standard error of the pooled posterior probability of each number of subgroups seen
+    (that of the mean of its indicator; 0 for a value every draw has, NaN when it cannot be computed)."""
+    out = {}
+    for v in np.unique(n_subgroups):
+        indicator = (n_subgroups == v).astype(float)
+        if indicator.std() == 0:
+            out[str(int(v))] = 0.0
+            continue
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[str(int(v))] = float(np.ravel(az.mcse(indicator, method="mean"))[0]) if indicator.shape[1] >= 4 else float("nan")
+    return out
+
+
+def _slow_k(by_chain: dict[str, list[float]], mcse: dict[str, float], what: str) -> str:
+    """The failure sentence's end when the number of subgroups is what mixes slowly: each chain's share
+    of draws at the pooled mode, the Monte Carlo error of its probability, and what to do."""
+    mode = max(by_chain, key=lambda v: sum(by_chain[v]))
+    shares = ", ".join(f"{share:.2f}" for share in by_chain[mode])
+    error = mcse.get(mode, float("nan"))
+    known = f", Monte Carlo standard error {error:.2f}" if np.isfinite(error) else ""
+    return (f"{what} (share of draws at K = {mode} by chain: {shares}; pooled {np.mean(by_chain[mode]):.2f}"
+            f"{known}). Run more draws or chains; where K keeps mixing this slowly, its posterior probabilities "
+            "are uncertain by about that error: compare fits with a fixed number of subgroups "
+            "(pss-bayes compare).")
 
 
 def _ceiling_warnings(n_subgroups: np.ndarray, k_max: int | None) -> list[str]:

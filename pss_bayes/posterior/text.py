@@ -16,6 +16,10 @@ def summary_text(result: "FitResult", top: int = 3) -> str:
     lines = []
     k_table = result.n_subgroups()
     k_text = ", ".join(f"K={int(r.k)}: {r.probability:.2f}" for r in k_table.itertuples())
+    diag = result.diagnostics()
+    error = max((e for e in diag.k_probability_mcse.values() if e == e), default=0.0)
+    if error >= 0.005:
+        k_text += f" (Monte Carlo standard error up to {error:.2f})"
     lines.append(f"Posterior over the number of subgroups: {k_text}")
     lines.append(f"Subgroups reported: {result.k} (memberships are conditional on K={result.k})")
     if "k_note" in result.run_info:
@@ -49,7 +53,6 @@ def summary_text(result: "FitResult", top: int = 3) -> str:
         lo, hi = az.hdi(df, hdi_prob=0.94)
         lines.append(f"Student-t degrees of freedom: {df.mean():.1f} [{lo:.1f}, {hi:.1f}] "
                      "(small: heavy-tailed noise; above about 30: close to Normal)")
-    diag = result.diagnostics()
     continued = result.run_info.get("continued") or []
     if continued:
         lines.append(f"Chains continued {len(continued)} time(s) after failed checks: "

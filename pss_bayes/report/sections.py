@@ -184,7 +184,7 @@ def diagnostics_section(diag: Diagnostics, run_info: dict) -> Section:
          "status": _check(diag.chains_agree),
          "meaning": "every chain found the same number of subgroups and memberships"},
     ])
-    body = paragraph(intro) + _checks_table(checks)
+    body = paragraph(intro) + _checks_table(checks) + _k_by_chain_table(diag)
     if diag.warnings:
         body += "<h3>What went wrong</h3>" + bullet_list(diag.warnings)
     if diag.model_warnings:
@@ -203,6 +203,27 @@ def diagnostics_section(diag: Diagnostics, run_info: dict) -> Section:
     if settings:
         body += "<h3>Sampler settings</h3>" + key_values(settings)
     return Section("diagnostics", "Can these results be trusted?", body)
+
+
+def _k_by_chain_table(diag: Diagnostics) -> str:
+    """Each chain's share of draws at each number of subgroups, with the pooled probability and its
+    Monte Carlo error (empty when every draw has the same number)."""
+    if len(diag.k_by_chain) < 2:
+        return ""
+    values = list(diag.k_by_chain)
+    head = "".join(f"<th>K = {esc(v)}</th>" for v in values)
+    rows = "".join(f"<tr><td>chain {c + 1}</td>" + "".join(f"<td>{diag.k_by_chain[v][c]:.2f}</td>" for v in values)
+                   + "</tr>" for c in range(len(diag.k_by_chain[values[0]])))
+    pooled = "".join(f"<td>{np.mean(diag.k_by_chain[v]):.2f}</td>" for v in values)
+    error = "".join(f"<td>{diag.k_probability_mcse.get(v, float('nan')):.3f}</td>" for v in values)
+    return ("<h3>Number of subgroups in each chain</h3>"
+            + paragraph("Share of each chain's draws at each number of non-empty subgroups. Chains that "
+                        "disagree here have not explored the posterior over K equally; the Monte Carlo "
+                        "standard error says how far the pooled probability may be from the one more "
+                        "draws would give.")
+            + f"<table><thead><tr><th>chain</th>{head}</tr></thead><tbody>{rows}"
+            f"<tr><td>all chains</td>{pooled}</tr><tr><td>Monte Carlo standard error</td>{error}</tr>"
+            "</tbody></table>")
 
 
 def _checks_table(checks: pd.DataFrame) -> str:

@@ -123,6 +123,39 @@ def test_diagnostics_flags_divergences_and_k_disagreement():
     assert any("number of subgroups" in w for w in diag.warnings)
 
 
+def test_slowly_mixing_number_of_subgroups_is_explained_with_each_chains_share():
+    rng = np.random.default_rng(7)
+    post, stats, _ = fake_posterior(rng, draws=800)
+    k = np.full((4, 800), 2)
+    for c, runs in enumerate((2, 3, 5, 12)):            # runs of K = 3, 60 draws each: 15% to 90% of a chain
+        for r in range(runs):
+            start = (r * 800) // runs
+            k[c, start:start + 60] = 3
+    post["n_subgroups"][:] = k
+    diag = diagnose(post, stats)
+    assert diag.worst["rhat_at"] == "n_subgroups" and not diag.converged
+    shares = [float(np.mean(row == 2)) for row in k]
+    assert diag.k_by_chain["2"] == pytest.approx(shares) and diag.k_by_chain["3"] == pytest.approx(
+        [1 - s for s in shares])
+    # Monte Carlo error of the probability of K = 2: about sqrt(p (1 - p) / ESS), well above the iid one
+    iid = np.sqrt(np.mean(k == 2) * np.mean(k == 3) / k.size)
+    assert diag.k_probability_mcse["2"] > 3 * iid and diag.k_probability_mcse["3"] == pytest.approx(
+        diag.k_probability_mcse["2"])
+    said = next(w for w in diag.warnings if "(at n_subgroups)" in w)
+    assert ("share of draws at K = 2 by chain: " + ", ".join(f"{s:.2f}" for s in shares)) in said
+    assert f"Monte Carlo standard error {diag.k_probability_mcse['2']:.2f}" in said
+    assert "pss-bayes compare" in said
+    assert any(w.startswith("Bulk effective sample size") and "(at n_subgroups)" in w for w in diag.warnings)
+    assert sum("share of draws" in w for w in diag.warnings) == 1         # said once when R-hat and ESS fail there
+
+
+def test_number_of_subgroups_every_draw_has_has_no_monte_carlo_error():
+    post, stats, _ = fake_posterior(np.random.default_rng(8))
+    diag = diagnose(post, stats)
+    assert diag.k_by_chain == {"3": [1.0, 1.0, 1.0, 1.0]} and diag.k_probability_mcse == {"3": 0.0}
+    assert not any("n_subgroups" in w for w in diag.warnings)
+
+
 def test_k_at_the_ceiling_of_a_sparse_mixture_is_a_model_warning():
     rng = np.random.default_rng(5)
     post, stats, _ = fake_posterior(rng)

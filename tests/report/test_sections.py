@@ -69,6 +69,19 @@ def test_continued_chains_are_reported():
     assert "Chains continued" in body and "2 time(s)" in body and "after 1000, 2000 draws" in body
 
 
+def test_number_of_subgroups_by_chain_is_tabled():
+    diag = Diagnostics(converged=False, max_rhat=1.03, min_ess_bulk=150.0, divergences=0, chains_agree=True,
+                       k_by_chain={"2": [0.9, 0.6], "3": [0.1, 0.4]}, k_probability_mcse={"2": 0.071, "3": 0.071})
+    body = sections.diagnostics_section(diag, {}).body
+    assert "Number of subgroups in each chain" in body
+    assert "<th>K = 2</th><th>K = 3</th>" in body
+    assert "<tr><td>chain 2</td><td>0.60</td><td>0.40</td></tr>" in body
+    assert "<td>all chains</td><td>0.75</td><td>0.25</td>" in body and "<td>0.071</td>" in body
+    one_k = Diagnostics(converged=True, max_rhat=1.0, min_ess_bulk=900.0, divergences=0, chains_agree=True,
+                        k_by_chain={"4": [1.0, 1.0]}, k_probability_mcse={"4": 0.0})
+    assert "Number of subgroups in each chain" not in sections.diagnostics_section(one_k, {}).body
+
+
 def test_membership_counts_and_order():
     members = _members()
     counts = sections.membership_counts(members, 2, confident=0.8)
