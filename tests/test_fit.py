@@ -63,6 +63,18 @@ def test_summary_gives_the_monte_carlo_error_of_the_k_posterior(tiny_fit, monkey
     assert "Monte Carlo" not in tiny_fit.summary()
 
 
+def test_report_gives_the_monte_carlo_error_of_the_most_probable_k(tiny_fit, monkeypatch):
+    from pss_bayes.report.sections import k_section
+
+    k_table = tiny_fit.n_subgroups()
+    mode = str(int(k_table.loc[k_table["probability"].idxmax(), "k"]))
+    diag = dataclasses.replace(tiny_fit.diagnostics(), k_probability_mcse={mode: 0.043})
+    monkeypatch.setattr(tiny_fit, "_diagnostics", diag)
+    assert ", Monte Carlo standard error 0.04)" in k_section(tiny_fit).body
+    monkeypatch.setattr(tiny_fit, "_diagnostics", dataclasses.replace(diag, k_probability_mcse={mode: 0.0}))
+    assert "Monte Carlo" not in k_section(tiny_fit).body
+
+
 def test_parallel_chains_match_serial(tiny_sim):
     serial = fit(tiny_sim.cohort, "diagonal", seed=2, draws=30, tune=20, chains=2, n_jobs=1, progress=False)
     parallel = fit(tiny_sim.cohort, "diagonal", seed=2, draws=30, tune=20, chains=2, n_jobs=2, progress=False)

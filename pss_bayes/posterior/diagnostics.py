@@ -121,9 +121,10 @@ def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, max_rhat: float = 
         warnings.append(f"Bulk effective sample size cannot be computed from {keep.shape[1]} draws per chain: "
                         "run more draws.")
     elif worst_ess < min_ess:
+        slow = "the chains move between numbers of subgroups slowly"
+        said = rhat_failed and rhat_at == ess_at                      # the R-hat warning explained it already
         warnings.append(f"Bulk effective sample size is only {worst_ess:.0f} (at {ess_at}), below {min_ess}: " + (
-            ("the chains move between numbers of subgroups slowly (see the R-hat warning)." if rhat_failed and rhat_at == ess_at
-             else _slow_k(by_chain, mcse, "the chains move between numbers of subgroups slowly"))
+            (f"{slow} (see the R-hat warning)." if said else _slow_k(by_chain, mcse, slow))
             if ess_at == "n_subgroups" else "estimates are noisy. Run more draws."))
     divergences = int(sample_stats["diverging"].to_numpy().sum()) if "diverging" in sample_stats else 0
     if divergences:
@@ -168,8 +169,11 @@ def k_probability_mcse(n_subgroups: np.ndarray) -> dict[str, float]:
         if indicator.std() == 0:
             out[str(int(v))] = 0.0
             continue
+        if indicator.shape[1] < 4:
+            out[str(int(v))] = float("nan")
+            continue
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[str(int(v))] = float(np.ravel(az.mcse(indicator, method="mean"))[0]) if indicator.shape[1] >= 4 else float("nan")
+            out[str(int(v))] = float(np.ravel(az.mcse(indicator, method="mean"))[0])
     return out
 
 

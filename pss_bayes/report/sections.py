@@ -65,8 +65,10 @@ def k_section(result: "FitResult") -> Section:
     k_table = result.n_subgroups()
     mode = k_table.loc[k_table["probability"].idxmax()]
     uri = figures.png_uri(figures.k_posterior(k_table, result.k))
+    error = result.diagnostics().k_probability_mcse.get(str(int(mode.k)), 0.0)
+    known = f", Monte Carlo standard error {error:.2f}" if np.isfinite(error) and error >= 0.005 else ""
     text = (f"The most probable number of patient subgroups is {int(mode.k)} "
-            f"(posterior probability {mode.probability:.2f}). ")
+            f"(posterior probability {mode.probability:.2f}{known}). ")
     if len(k_table) > 1:
         text += (f"Memberships and effects below are conditional on K = {result.k}; the other values of K "
                  "keep the rest of the probability.")
@@ -215,7 +217,8 @@ def _k_by_chain_table(diag: Diagnostics) -> str:
     rows = "".join(f"<tr><td>chain {c + 1}</td>" + "".join(f"<td>{diag.k_by_chain[v][c]:.2f}</td>" for v in values)
                    + "</tr>" for c in range(len(diag.k_by_chain[values[0]])))
     pooled = "".join(f"<td>{np.mean(diag.k_by_chain[v]):.2f}</td>" for v in values)
-    error = "".join(f"<td>{diag.k_probability_mcse.get(v, float('nan')):.3f}</td>" for v in values)
+    errors = [diag.k_probability_mcse.get(v, float("nan")) for v in values]
+    error = "".join(f"<td>{e:.3f}</td>" if np.isfinite(e) else "<td>n/a</td>" for e in errors)
     return ("<h3>Number of subgroups in each chain</h3>"
             + paragraph("Share of each chain's draws at each number of non-empty subgroups. Chains that "
                         "disagree here have not explored the posterior over K equally; the Monte Carlo "

@@ -80,6 +80,10 @@ def test_number_of_subgroups_by_chain_is_tabled():
     one_k = Diagnostics(converged=True, max_rhat=1.0, min_ess_bulk=900.0, divergences=0, chains_agree=True,
                         k_by_chain={"4": [1.0, 1.0]}, k_probability_mcse={"4": 0.0})
     assert "Number of subgroups in each chain" not in sections.diagnostics_section(one_k, {}).body
+    unknown = Diagnostics(converged=False, max_rhat=float("nan"), min_ess_bulk=float("nan"), divergences=0,
+                          chains_agree=True, k_by_chain={"2": [1.0, 0.5], "3": [0.0, 0.5]},
+                          k_probability_mcse={"2": float("nan"), "3": float("nan")})
+    assert "<td>Monte Carlo standard error</td><td>n/a</td><td>n/a</td>" in sections.diagnostics_section(unknown, {}).body
 
 
 def test_membership_counts_and_order():
