@@ -51,7 +51,7 @@ import pandas as pd
 
 from _common import patients_of
 from generality import cohort_main, cohort_row
-from pss_bayes import load_cohort
+from pss_bayes import Cohort, load_cohort
 
 MODULES = (("ifn", 8), ("infl", 6), ("bcell", 5), ("tcell", 4), ("cyto", 5))
 #: Correlation between the two halves of a module in the ``blocks`` design.
@@ -185,8 +185,9 @@ def generate(design: Design, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.
     return frame, markers, truth
 
 
-def run_one(name: str, seed: int, quick: bool, model: str = "default") -> dict[str, Any]:
-    """Generate, write and read back one cohort, fit it, run the baselines; one row of the table."""
+def read_back(name: str, seed: int) -> tuple[Cohort, pd.Series]:
+    """Generate one cohort, write it to CSV with its markers file and read it back (markers file,
+    covariates ``age`` and ``sex``, batch ``centre``); the cohort and the patients' true subgroups."""
     frame, markers, truth = generate(COHORTS[name], seed)
     if name.endswith("_logged"):
         markers["transform"] = np.where(markers["kind"] == "continuous", "log", "")
@@ -195,6 +196,12 @@ def run_one(name: str, seed: int, quick: bool, model: str = "default") -> dict[s
         markers.to_csv(Path(folder) / "markers.csv", index=False)
         cohort = load_cohort(Path(folder) / "cohort.csv", Path(folder) / "markers.csv",
                              covariates=("age", "sex"), batch="centre")
+    return cohort, truth
+
+
+def run_one(name: str, seed: int, quick: bool, model: str = "default") -> dict[str, Any]:
+    """Generate, write and read back one cohort, fit it, run the baselines; one row of the table."""
+    cohort, truth = read_back(name, seed)
     return cohort_row(name, seed, cohort, patients_of(cohort, truth), len(COHORTS[name].weights), quick, model)
 
 

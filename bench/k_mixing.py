@@ -22,28 +22,16 @@ Run::
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
 import arviz as az
 import numpy as np
 
 from _common import markdown_table, parser, write_csv
-from independent import COHORTS, generate
-from pss_bayes import FitResult, fit, load_cohort
+from independent import COHORTS, read_back
+from pss_bayes import FitResult, fit
 from pss_bayes.posterior.diagnostics import diagnose
-
-
-def load(name: str, seed: int):
-    """The cohort ``name`` of ``bench/independent.py``, written to CSV and read back."""
-    frame, markers, _ = generate(COHORTS[name], seed)
-    with tempfile.TemporaryDirectory() as folder:
-        frame.to_csv(Path(folder) / "cohort.csv", index=False)
-        markers.to_csv(Path(folder) / "markers.csv", index=False)
-        return load_cohort(Path(folder) / "cohort.csv", Path(folder) / "markers.csv",
-                           covariates=("age", "sex"), batch="centre")
 
 
 def prefix_row(result: FitResult, chains: int, draws: int) -> dict[str, Any]:
@@ -73,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tune = 100 if args.quick else None
     rows = []
     for seed in args.seeds:
-        cohort = load(args.cohort, seed)
+        cohort, _ = read_back(args.cohort, seed)
         for grows, chains, draws in (("draws", args.long_chains, args.long_draws),
                                      ("chains", args.many_chains, args.many_draws)):
             if chains < 1:

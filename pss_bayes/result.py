@@ -9,6 +9,7 @@ used with.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -24,6 +25,7 @@ from pss_bayes.errors import ResultFileError
 from pss_bayes.model.design import CovariateDesign
 from pss_bayes.model.spec import ModelSpec, spec_from_dict
 from pss_bayes.posterior import summaries
+from pss_bayes.posterior.covariation_check import covariation_warnings, subgroup_covariation
 from pss_bayes.posterior.diagnostics import Diagnostics, diagnose
 
 
@@ -116,13 +118,28 @@ class FitResult:
         """Posterior probability that two patients share a subgroup."""
         return summaries.coclustering_matrix(self.idata.posterior)
 
+    def covariation_check(self) -> pd.DataFrame:
+        """Each subgroup's mean within-module correlation against the controls', patients by their most
+        probable subgroup (:func:`~pss_bayes.posterior.covariation_check.subgroup_covariation`); rows
+        marked ``differs`` become model warnings."""
+        subgroups = self.membership().set_index("subject_id")["subgroup"]
+        return subgroup_covariation(self.cohort, subgroups)
+
     @cached_property
     def _diagnostics(self) -> Diagnostics:
         return diagnose_fit(self.idata, self.spec)
 
+    @cached_property
+    def _covariation_warnings(self) -> list[str]:
+        return covariation_warnings(self.covariation_check())
+
     def diagnostics(self) -> Diagnostics:
-        """Convergence checks (``converged`` is false if any fails) and model warnings."""
-        return self._diagnostics
+        """Convergence checks (``converged`` is false if any fails) and model warnings: the posterior
+        over K pressing against ``k_max``, and subgroups whose within-module co-variation differs from
+        the controls' (:meth:`covariation_check`)."""
+        diag = self._diagnostics
+        extra = self._covariation_warnings
+        return dataclasses.replace(diag, model_warnings=diag.model_warnings + extra) if extra else diag
 
     # ------------------------------------------------------------ files
     def _attrs(self) -> dict[str, str]:

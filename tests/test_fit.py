@@ -75,6 +75,18 @@ def test_report_gives_the_monte_carlo_error_of_the_most_probable_k(tiny_fit, mon
     assert "Monte Carlo" not in k_section(tiny_fit).body
 
 
+def test_subgroups_co_variation_is_checked_against_the_controls(tiny_fit, monkeypatch):
+    table = tiny_fit.covariation_check()
+    assert list(table.columns) == ["subgroup", "module", "r_subgroup", "r_controls", "n_patients", "n_controls",
+                                   "z", "differs"]
+    assert set(table["subgroup"]) <= set(tiny_fit.membership()["subgroup"])
+    said = "Subgroup 2's biomarkers co-vary more tightly within their modules than the controls' do."
+    monkeypatch.setattr(tiny_fit, "_covariation_warnings", [said])
+    diag = tiny_fit.diagnostics()
+    assert diag.model_warnings[-1] == said and diag.converged == tiny_fit._diagnostics.converged
+    assert said in tiny_fit.summary()
+
+
 def test_parallel_chains_match_serial(tiny_sim):
     serial = fit(tiny_sim.cohort, "diagonal", seed=2, draws=30, tune=20, chains=2, n_jobs=1, progress=False)
     parallel = fit(tiny_sim.cohort, "diagonal", seed=2, draws=30, tune=20, chains=2, n_jobs=2, progress=False)

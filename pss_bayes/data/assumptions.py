@@ -45,12 +45,13 @@ WITHIN_MODULE_DEPARTURE = 0.2
 _WITHIN_MODULE_LEVEL = 0.01
 
 
-def _control_residuals(cohort: Cohort, columns: np.ndarray) -> tuple[np.ndarray, int]:
-    """Controls' values of ``columns`` minus their least-squares fit on covariates and batch (NaN kept),
-    and the number of columns of that fit's design (intercept included).
+def covariate_residuals(cohort: Cohort, columns: np.ndarray) -> tuple[np.ndarray, int]:
+    """Every subject's values of ``columns`` minus the controls' least-squares fit on covariates and
+    batch (NaN kept), and the number of columns of that fit's design (intercept included).
 
-    Values are taken after any declared transform. Each biomarker is fitted on the
-    controls where it is observed; controls with a missing covariate are left out (all NaN).
+    Values are taken after any declared transform and divided by the controls' median
+    absolute deviation (the checks are scale-free). Each biomarker is fitted on the
+    controls where it is observed; subjects with a missing covariate are left out (all NaN).
     """
     controls = ~cohort.is_patient
     parts = [np.ones((cohort.n_subjects, 1))]
@@ -59,22 +60,28 @@ def _control_residuals(cohort: Cohort, columns: np.ndarray) -> tuple[np.ndarray,
         parts.append(pd.get_dummies(frame, drop_first=True, dtype=float).to_numpy(dtype=float))
     if cohort.batch is not None:
         parts.append(pd.get_dummies(pd.Series(cohort.batch), drop_first=True, dtype=float).to_numpy())
-    design = np.concatenate(parts, axis=1)[controls]
-    values = cohort.analysis_values[np.ix_(controls, columns)]
+    design = np.concatenate(parts, axis=1)
+    values = cohort.analysis_values[:, columns]
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)                  # all-missing columns
-        deviation = np.abs(values - np.nanmedian(values, axis=0))
+        deviation = np.abs(values[controls] - np.nanmedian(values[controls], axis=0))
         spread = np.nanmedian(deviation, axis=0)
         spread = np.where(spread > 0, spread, np.nanmax(deviation, axis=0))
-    values = values / np.where(spread > 0, spread, 1.0)    # the checks are scale-free; 1e200 would overflow
+    values = values / np.where(spread > 0, spread, 1.0)    # 1e200 would overflow
     out = np.full(values.shape, np.nan)
     usable = np.isfinite(design).all(1)
     for c in range(values.shape[1]):
         rows = usable & np.isfinite(values[:, c])
-        if rows.sum() > design.shape[1] + 2:
-            coef, *_ = np.linalg.lstsq(design[rows], values[rows, c], rcond=None)
+        if (rows & controls).sum() > design.shape[1] + 2:
+            coef, *_ = np.linalg.lstsq(design[rows & controls], values[rows & controls, c], rcond=None)
             out[rows, c] = values[rows, c] - design[rows] @ coef
     return out, design.shape[1]
+
+
+def _control_residuals(cohort: Cohort, columns: np.ndarray) -> tuple[np.ndarray, int]:
+    """:func:`covariate_residuals` of the controls alone."""
+    residuals, n_design = covariate_residuals(cohort, columns)
+    return residuals[~cohort.is_patient], n_design
 
 
 def _fisher_root_df(n: np.ndarray, n_design: int) -> np.ndarray:
@@ -108,7 +115,7 @@ def cross_module_pairs(cohort: Cohort, threshold: float = CROSS_MODULE_CORRELATI
     if not different.any():
         return empty
     residuals, n_design = _control_residuals(cohort, columns)
-    r, n = _pairwise_correlation(residuals)
+    r, n = pairwise_correlation(residuals)
     critical = norm.ppf(1.0 - level / (2 * different.sum()))
     with np.errstate(invalid="ignore"):
         z = np.arctanh(np.clip(np.abs(r), 0.0, 1.0 - 1e-12)) * _fisher_root_df(n, n_design)
@@ -204,7 +211,7 @@ def _skewness_message(skewed: pd.DataFrame) -> str:
             f"mean and may split a skewed subgroup into several; {advice}.")
 
 
-def _pairwise_correlation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pairwise_correlation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Correlation of every pair of columns over the rows where both are finite, and that row count."""
     observed = np.isfinite(x).astype(float)
     filled = np.where(observed > 0, x, 0.0)
@@ -268,7 +275,7 @@ def within_module_pairs(cohort: Cohort, threshold: float = WITHIN_MODULE_DEPARTU
         inside = np.flatnonzero(modules == module)
         if inside.size < 4:
             continue
-        r, n = _pairwise_correlation(residuals[:, inside])
+        r, n = pairwise_correlation(residuals[:, inside])
         loadings = one_factor_loadings(r)
         fitted = np.outer(loadings, loadings)
         a, b = np.triu_indices(inside.size, k=1)
