@@ -47,6 +47,11 @@ ALL_MODULES = "all"
 _COLUMNS = ["subgroup", "module", "r_subgroup", "r_controls", "n_patients", "n_controls", "z", "differs"]
 
 
+def _fisher(r: np.ndarray | float) -> np.ndarray | float:
+    """Fisher's z of correlations, kept finite at +-1."""
+    return np.arctanh(np.clip(r, -0.999, 0.999))
+
+
 def _mean_correlation(residuals: np.ndarray) -> tuple[float, float]:
     """Mean pairwise correlation of the columns (Fisher's z scale) and the median count of subjects
     per pair, over the pairs seen together at least :data:`_MIN_PAIR_COUNT` times (NaN if none)."""
@@ -56,8 +61,7 @@ def _mean_correlation(residuals: np.ndarray) -> tuple[float, float]:
     kept = n >= _MIN_PAIR_COUNT
     if not kept.any():
         return float("nan"), 0.0
-    z = np.arctanh(np.clip(r[kept], -0.999, 0.999))
-    return float(np.tanh(z.mean())), float(np.median(n[kept]))
+    return float(np.tanh(_fisher(r[kept]).mean())), float(np.median(n[kept]))
 
 
 def subgroup_covariation(cohort: Cohort, subgroups: pd.Series, min_difference: float = MIN_DIFFERENCE,
@@ -107,7 +111,7 @@ def subgroup_covariation(cohort: Cohort, subgroups: pd.Series, min_difference: f
             if np.isnan(r_k) or np.isnan(r_c):
                 continue
             spread = np.sqrt(1.0 / max(n_k - 4.0, 1.0) + 1.0 / max(n_c - 3.0 - n_design, 1.0))
-            z = (np.arctanh(np.clip(r_k, -0.999, 0.999)) - np.arctanh(np.clip(r_c, -0.999, 0.999))) / spread
+            z = (_fisher(r_k) - _fisher(r_c)) / spread
             rows.append({"subgroup": subgroup, "module": module, "r_subgroup": r_k, "r_controls": r_c,
                          "n_patients": int(n_k), "n_controls": int(n_c), "z": float(z)})
     return _combine_and_mark(pd.DataFrame(rows, columns=_COLUMNS[:-1]), min_difference, level)

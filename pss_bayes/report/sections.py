@@ -212,21 +212,19 @@ def _k_by_chain_table(diag: Diagnostics) -> str:
     Monte Carlo error (empty when every draw has the same number)."""
     if len(diag.k_by_chain) < 2:
         return ""
-    values = list(diag.k_by_chain)
-    head = "".join(f"<th>K = {esc(v)}</th>" for v in values)
-    rows = "".join(f"<tr><td>chain {c + 1}</td>" + "".join(f"<td>{diag.k_by_chain[v][c]:.2f}</td>" for v in values)
-                   + "</tr>" for c in range(len(diag.k_by_chain[values[0]])))
-    pooled = "".join(f"<td>{np.mean(diag.k_by_chain[v]):.2f}</td>" for v in values)
-    errors = [diag.k_probability_mcse.get(v, float("nan")) for v in values]
-    error = "".join(f"<td>{e:.3f}</td>" if np.isfinite(e) else "<td>n/a</td>" for e in errors)
+    n_chains = len(next(iter(diag.k_by_chain.values())))
+    errors = {v: diag.k_probability_mcse.get(v, float("nan")) for v in diag.k_by_chain}
+    frame = pd.DataFrame({"chain": [f"chain {c + 1}" for c in range(n_chains)]
+                          + ["all chains", "Monte Carlo standard error"],
+                          **{f"K = {v}": [*shares, float(np.mean(shares)),
+                                          f"{errors[v]:.3f}" if np.isfinite(errors[v]) else "n/a"]
+                             for v, shares in diag.k_by_chain.items()}})
     return ("<h3>Number of subgroups in each chain</h3>"
             + paragraph("Share of each chain's draws at each number of non-empty subgroups. Chains that "
                         "disagree here have not explored the posterior over K equally; the Monte Carlo "
                         "standard error says how far the pooled probability may be from the one more "
                         "draws would give.")
-            + f"<table><thead><tr><th>chain</th>{head}</tr></thead><tbody>{rows}"
-            f"<tr><td>all chains</td>{pooled}</tr><tr><td>Monte Carlo standard error</td>{error}</tr>"
-            "</tbody></table>")
+            + table(frame))
 
 
 def _checks_table(checks: pd.DataFrame) -> str:

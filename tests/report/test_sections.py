@@ -74,9 +74,10 @@ def test_number_of_subgroups_by_chain_is_tabled():
                        k_by_chain={"2": [0.9, 0.6], "3": [0.1, 0.4]}, k_probability_mcse={"2": 0.071, "3": 0.071})
     body = sections.diagnostics_section(diag, {}).body
     assert "Number of subgroups in each chain" in body
-    assert "<th>K = 2</th><th>K = 3</th>" in body
-    assert "<tr><td>chain 2</td><td>0.60</td><td>0.40</td></tr>" in body
-    assert "<td>all chains</td><td>0.75</td><td>0.25</td>" in body and "<td>0.071</td>" in body
+    assert "<th>chain</th><th>K = 2</th><th>K = 3</th>" in body
+    assert '<tr><td>chain 2</td><td class="num">0.60</td><td class="num">0.40</td></tr>' in body
+    assert '<td>all chains</td><td class="num">0.75</td><td class="num">0.25</td>' in body
+    assert "<tr><td>Monte Carlo standard error</td><td>0.071</td><td>0.071</td></tr>" in body
     one_k = Diagnostics(converged=True, max_rhat=1.0, min_ess_bulk=900.0, divergences=0, chains_agree=True,
                         k_by_chain={"4": [1.0, 1.0]}, k_probability_mcse={"4": 0.0})
     assert "Number of subgroups in each chain" not in sections.diagnostics_section(one_k, {}).body
